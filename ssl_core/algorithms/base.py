@@ -1,0 +1,79 @@
+"""What an algorithm is: given a model and a batch, produce a loss and its diagnostics.
+
+The trainer owns everything else (backward, optimiser, EMA, AMP, evaluation, checkpoints).
+An algorithm declares the unlabeled views it needs; the trainer builds them on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from ssl_core.registry import ALGORITHMS
+from ssl_core.spec import RunSpec
+
+
+@dataclass
+class Batch:
+    x: Tensor  # weak-augmented labeled images, normalised (B, C, H, W)
+    y: Tensor  # their labels (B,)
+    u_views: list[Tensor] = field(default_factory=list)  # the declared views of the unlabeled batch
+    u_index: Tensor | None = None  # positions in the unlabeled split
+    u_true: Tensor | None = None  # hidden true labels: diagnostics only, never in a loss
+
+
+@dataclass
+class StepOutput:
+    """A step's loss and diagnostics, all device tensors (summed per epoch, synced once)."""
+
+    loss: Tensor
+    loss_x: Tensor
+    loss_u: Tensor
+    unsup_weight: Tensor
+    num_used: Tensor  # unlabeled samples whose pseudo-label entered the loss (mask sum)
+    num_correct: Tensor  # of those, how many pseudo-labels equal the hidden true label
+    num_unlabeled: int  # unlabeled samples in the batch
+
+
+class Algorithm:
+    """Base class. Subclasses set ``views`` and implement ``step``."""
+
+    views: tuple[str, ...] = ()  # "weak" / "strong", one entry per unlabeled view
+
+    def __init__(self, spec: RunSpec, num_classes: int, num_unlabeled: int, device: torch.device):
+        self.spec = spec
+        self.hp = spec.hparams
+        self.num_classes = num_classes
+        self.device = device
+
+    def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
+        raise NotImplementedError
+
+    def epoch_metrics(self) -> dict[str, Tensor]:
+        """Extra per-epoch metrics (FlexMatch's class thresholds)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        pass
+
+    def _zero(self) -> Tensor:
+        return torch.zeros((), device=self.device)
+
+
+def pseudo_label_stats(mask: Tensor, pseudo_labels: Tensor, true: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(samples used, correct among them); unknown true labels (−1, STL-10) count as wrong."""
+    used = mask.sum()
+    if true is None:
+        return used, torch.zeros_like(used)
+    return used, (mask * (pseudo_labels == true).float()).sum()
+
+
+def build_algorithm(
+    spec: RunSpec, num_classes: int, num_unlabeled: int, device: torch.device
+) -> Algorithm:
+    return ALGORITHMS.get(spec.algorithm)(spec, num_classes, num_unlabeled, device)

@@ -1,0 +1,44 @@
+"""FixMatch (Sohn et al. 2020, arXiv:2001.07685).
+
+One forward over [labeled (weak); unlabeled weak; unlabeled strong] so BatchNorm sees all of it.
+Hard pseudo-labels from the weak view where the confidence reaches the threshold τ; the strong
+view is trained towards them. Loss = CE(x, y) + λu · mean(mask · CE(strong, pseudo-label)), the
+mean taken over the whole unlabeled batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.losses import masked_cross_entropy
+from ssl_core.registry import ALGORITHMS
+from ssl_core.thresholds import fixed_mask
+
+
+@ALGORITHMS.register("fixmatch")
+class FixMatch(Algorithm):
+    views = ("weak", "strong")
+
+    def mask(self, probs: Tensor, u_index: Tensor) -> tuple[Tensor, Tensor]:
+        """Which pseudo-labels to trust; FlexMatch overrides only this."""
+        return fixed_mask(probs, self.hp.threshold)
+
+    def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
+        b = batch.x.shape[0]
+        u_weak, u_strong = batch.u_views
+        logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
+        logits_x = logits[:b]
+        logits_weak, logits_strong = logits[b:].chunk(2)
+
+        loss_x = F.cross_entropy(logits_x.float(), batch.y)
+        probs = F.softmax(logits_weak.detach().float(), dim=1)
+        mask, pseudo_labels = self.mask(probs, batch.u_index)
+        loss_u = masked_cross_entropy(logits_strong, pseudo_labels, mask)
+        loss = loss_x + self.hp.unlabeled_weight * loss_u
+
+        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        weight = torch.tensor(self.hp.unlabeled_weight, device=self.device)
+        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(probs))

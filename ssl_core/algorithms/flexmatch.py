@@ -1,0 +1,42 @@
+"""FlexMatch (Zhang et al. 2021, arXiv:2110.08263): FixMatch with curriculum pseudo-labelling.
+
+Each class gets its own threshold T_c = τ · M(β_c), where β_c measures how many unlabeled images
+are confidently predicted as c (see ssl_core.thresholds.FlexThreshold). Hard-to-learn classes get
+lower thresholds early on, so more of their pseudo-labels are used.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ssl_core.algorithms.fixmatch import FixMatch
+from ssl_core.registry import ALGORITHMS
+from ssl_core.thresholds import FlexThreshold
+
+
+@ALGORITHMS.register("flexmatch")
+class FlexMatch(FixMatch):
+    def __init__(self, spec, num_classes, num_unlabeled, device) -> None:  # noqa: ANN001
+        super().__init__(spec, num_classes, num_unlabeled, device)
+        self.thresholds = FlexThreshold(
+            num_classes,
+            num_unlabeled,
+            self.hp.threshold,
+            mapping=self.hp.mapping,
+            warmup=self.hp.threshold_warmup,
+            device=device,
+        )
+
+    def mask(self, probs: Tensor, u_index: Tensor) -> tuple[Tensor, Tensor]:
+        self.thresholds.update(u_index, probs)  # learning status first, then the mask (as USB)
+        return self.thresholds.mask(probs)
+
+    def epoch_metrics(self) -> dict[str, Tensor]:
+        per_class = self.thresholds.class_thresholds()
+        return {f"train/threshold/{c}": per_class[c] for c in range(self.num_classes)}
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return self.thresholds.state_dict()
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.thresholds.load_state_dict(state)

@@ -1,0 +1,19 @@
+"""Labeled-only baseline: cross-entropy on the labeled batch, the same trainer and budget."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput
+from ssl_core.registry import ALGORITHMS
+
+
+@ALGORITHMS.register("supervised")
+class Supervised(Algorithm):
+    views = ()
+
+    def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
+        loss = F.cross_entropy(model(batch.x).float(), batch.y)
+        zero = self._zero()
+        return StepOutput(loss, loss.detach(), zero, zero, zero, zero, 0)

@@ -1,0 +1,25 @@
+"""Atomic checkpoint files, loaded with ``weights_only=True`` (no pickled code runs on load)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    return torch.load(path, map_location=device, weights_only=True)

@@ -1,0 +1,400 @@
+"""The run spec: one JSON object that fully describes a training run.
+
+Torch-free on purpose: the web app validates specs with these models without importing torch.
+Every field has a default except ``algorithm``; unknown keys and out-of-range values are rejected
+with a message that names the field and says what would be valid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ALGORITHMS = ("supervised", "mixmatch", "fixmatch", "flexmatch")
+NETS = ("wrn_28_2", "wrn_28_8", "cnn_small")
+WEAK_AUGMENTS = ("crop", "flip", "noise")
+
+# Caps that keep one run inside what a user can mean; documented in the README.
+MAX_EPOCHS = 10_000
+MAX_ITERS_PER_EPOCH = 100_000
+MAX_TOTAL_STEPS = 2**21
+MAX_BATCH_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the spec needs to know about a dataset without loading it."""
+
+    num_classes: int
+    channels: int
+    image_size: int
+    train_size: int  # images in the training split (labeled + unlabeled + validation)
+    net: str  # default network
+    num_val_per_class: int  # default validation images held out per class
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    flip: bool = True  # horizontal flip is a sensible weak augmentation
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    # digits: 1,797 images, a fixed 2/3 of each class for training (1,198; the smallest class
+    # has 116, so 1,160 is what class balance can use) and the rest (599) for test.
+    "digits": DatasetInfo(10, 1, 8, 1160, "cnn_small", 20, (0.3,), (0.38,), flip=False),
+    "fashion_mnist": DatasetInfo(10, 1, 28, 60000, "cnn_small", 500, (0.286,), (0.353,)),
+    "cifar10": DatasetInfo(
+        10, 3, 32, 50000, "wrn_28_2", 500, (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)
+    ),
+    "cifar100": DatasetInfo(
+        100, 3, 32, 50000, "wrn_28_8", 50, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+    ),
+    "svhn": DatasetInfo(
+        10,
+        3,
+        32,
+        73257,
+        "wrn_28_2",
+        500,
+        (0.4377, 0.4438, 0.4728),
+        (0.1980, 0.2010, 0.1970),
+        flip=False,
+    ),
+    # STL-10: 5,000 labeled train images (its 100,000 unlabeled images join the unlabeled split).
+    "stl10": DatasetInfo(
+        10, 3, 96, 5000, "wrn_28_2", 50, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)
+    ),
+}
+
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number (not NaN or infinity)")
+        return value
+
+
+class SupervisedParams(_Strict):
+    """Labeled-only baseline: cross-entropy on the labeled batch; the unlabeled split is unused."""
+
+    algorithm: Literal["supervised"] = Field("supervised", exclude=True)
+
+
+class MixMatchParams(_Strict):
+    """MixMatch (Berthelot et al. 2019)."""
+
+    algorithm: Literal["mixmatch"] = Field("mixmatch", exclude=True)
+    temperature: float = Field(0.5, gt=0, le=10, description="sharpening temperature T")
+    mixup_alpha: float = Field(0.75, gt=0, le=100, description="Beta(α, α) parameter α of mixup")
+    fixed_mixup_lambda: UnitFloat | None = Field(
+        None, description="fixed mixup ratio λ instead of a Beta draw (the seed's ablation)"
+    )
+    unlabeled_weight: float = Field(75.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    rampup_iters: int = Field(
+        256, ge=0, le=MAX_TOTAL_STEPS, description="steps over which λu ramps up linearly from 0"
+    )
+    num_augmentations: int = Field(
+        2, ge=1, le=8, description="weak augmentations K per unlabeled image"
+    )
+
+
+class FixMatchParams(_Strict):
+    """FixMatch (Sohn et al. 2020)."""
+
+    algorithm: Literal["fixmatch"] = Field("fixmatch", exclude=True)
+    threshold: UnitFloat = Field(0.95, description="confidence threshold τ for pseudo-labels")
+    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    strong_augment_ops: int = Field(2, ge=0, le=14, description="RandAugment ops N per image")
+    cutout_fraction: UnitFloat = Field(
+        0.5, description="Cutout square side as a fraction of the image side"
+    )
+
+
+class FlexMatchParams(FixMatchParams):
+    """FlexMatch (Zhang et al. 2021): FixMatch with per-class, curriculum thresholds."""
+
+    algorithm: Literal["flexmatch"] = Field("flexmatch", exclude=True)  # type: ignore[assignment]
+    threshold_warmup: bool = Field(True, description="count never-confident samples in β_c")
+    mapping: Literal["convex", "linear", "concave"] = Field(
+        "convex", description="mapping M(β) from learning effect to threshold"
+    )
+
+
+AlgorithmParams = SupervisedParams | MixMatchParams | FixMatchParams | FlexMatchParams
+PARAMS_BY_ALGORITHM: dict[str, type[BaseModel]] = {
+    "supervised": SupervisedParams,
+    "mixmatch": MixMatchParams,
+    "fixmatch": FixMatchParams,
+    "flexmatch": FlexMatchParams,
+}
+DEFAULT_UNLABELED_RATIO = {"supervised": 0, "mixmatch": 1, "fixmatch": 7, "flexmatch": 7}
+
+
+class RunSpec(_Strict):
+    """Everything a run needs. ``RunSpec.model_validate(dict)`` is the one way in."""
+
+    name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=5000)
+    algorithm: Literal["supervised", "mixmatch", "fixmatch", "flexmatch"]
+    dataset: Literal["digits", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10"] = "digits"
+    num_labels: int = Field(40, ge=1, description="labeled images in total, class-balanced")
+    num_val_per_class: int | None = Field(None, ge=0, description="validation images per class")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    net: Literal["wrn_28_2", "wrn_28_8", "cnn_small"] | None = None
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description="evaluation intervals")
+    iters_per_epoch: int = Field(30, ge=1, le=MAX_ITERS_PER_EPOCH, description="steps per epoch")
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE, description="labeled batch size B")
+    uratio: int | None = Field(None, ge=0, le=64, description="unlabeled per labeled image μ")
+    eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH_SIZE)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = Field(0.03, gt=0, le=10, description="learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = True
+    weight_decay: float = Field(5e-4, ge=0, le=1)
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
+    ema_decay: float = Field(0.99, ge=0, lt=1, description="EMA decay of the evaluated weights")
+    weak_augment: list[Literal["crop", "flip", "noise"]] = Field(
+        default_factory=lambda: ["crop", "flip"]
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    hparams: AlgorithmParams = Field(discriminator="algorithm")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_hparams(cls, data: Any) -> Any:
+        # The algorithm picks the hyperparameter model; users never write hparams.algorithm.
+        if isinstance(data, dict) and isinstance(data.get("algorithm"), str):
+            data = dict(data)
+            hparams = data.get("hparams") or {}
+            if isinstance(hparams, BaseModel):
+                hparams = hparams.model_dump()
+            if isinstance(hparams, dict):
+                data["hparams"] = {**hparams, "algorithm": data["algorithm"]}
+        return data
+
+    @field_validator("weak_augment")
+    @classmethod
+    def _unique_augments(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=WEAK_AUGMENTS.index)
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> RunSpec:
+        info = DATASETS[self.dataset]
+        # Fill dataset- and algorithm-dependent defaults so the stored spec is explicit.
+        if self.net is None:
+            object.__setattr__(self, "net", info.net)
+        if self.num_val_per_class is None:
+            object.__setattr__(self, "num_val_per_class", info.num_val_per_class)
+        if self.uratio is None:
+            object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
+        if self.algorithm != "supervised" and self.uratio < 1:
+            raise ValueError(f"uratio: {self.algorithm} needs at least 1 unlabeled image per labeled one")
+        if self.num_labels % info.num_classes:
+            raise ValueError(
+                f"num_labels: must be a multiple of {info.num_classes} (the classes of "
+                f"{self.dataset}) so the labeled set is class-balanced; got {self.num_labels}"
+            )
+        per_class = info.train_size // info.num_classes
+        room = per_class - self.num_val_per_class
+        if self.num_labels // info.num_classes > room:
+            raise ValueError(
+                f"num_labels: {self.dataset} has about {per_class} training images per class and "
+                f"{self.num_val_per_class} go to validation, so at most {room * info.num_classes} "
+                f"labels fit; got {self.num_labels}"
+            )
+        if self.epochs * self.iters_per_epoch > MAX_TOTAL_STEPS:
+            raise ValueError(
+                f"epochs: epochs × iters_per_epoch must be at most {MAX_TOTAL_STEPS:,} steps; "
+                f"got {self.epochs} × {self.iters_per_epoch}"
+            )
+        return self
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.iters_per_epoch
+
+    @property
+    def dataset_info(self) -> DatasetInfo:
+        return DATASETS[self.dataset]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The spec as stored: every default filled in, hparams without the routing key."""
+        return self.model_dump(mode="json")
+
+
+# Presets: field overrides applied before the user's own values. Keys of `hparams` apply only to
+# algorithms whose hyperparameter model has that field.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The published CIFAR settings (FixMatch / FlexMatch / MixMatch papers, USB).
+    "paper": {
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "lr": 0.03,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 5e-4,
+        "lr_schedule": "cosine",
+        "ema_decay": 0.999,
+        "epochs": 1024,
+        "iters_per_epoch": 1024,
+        "eval_batch_size": 1024,
+        "weak_augment": ["crop", "flip"],
+        "hparams": {"rampup_iters": 16384},
+    },
+    # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
+    # takes int(128 / 10) = 12 per class, so 120), 128 iterations × 5 epochs,
+    # pad-crop + flip + gaussian noise, ramp-up over the whole run.
+    "tutorial": {
+        "num_labels": 120,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 0.002,
+        "weight_decay": 0.0,
+        "lr_schedule": "constant",
+        "ema_decay": 0.9,
+        "epochs": 5,
+        "iters_per_epoch": 128,
+        "weak_augment": ["crop", "flip", "noise"],
+        "hparams": {"unlabeled_weight": 75.0, "rampup_iters": 640, "temperature": 0.5},
+    },
+}
+
+
+def _preset_overrides(preset: str, algorithm: str, dataset: str) -> dict[str, Any]:
+    if preset not in PRESETS:
+        raise ValueError(f"preset: unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    values = {k: v for k, v in PRESETS[preset].items() if k != "hparams"}
+    fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
+    hparams = {}
+    for key, value in PRESETS[preset].get("hparams", {}).items():
+        if key in fields:
+            hparams[key] = value
+    if preset == "paper" and dataset == "cifar100":
+        values["weight_decay"] = 1e-3
+        if algorithm == "mixmatch":
+            hparams["unlabeled_weight"] = 150.0
+    values["hparams"] = hparams
+    return values
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
+    """Validate ``values`` on top of an optional preset (the user's values win)."""
+    if preset:
+        algorithm = values.get("algorithm")
+        if algorithm not in PARAMS_BY_ALGORITHM:
+            raise ValueError(
+                f"algorithm: unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}"
+            )
+        values = _deep_merge(
+            _preset_overrides(preset, algorithm, values.get("dataset", "digits")), values
+        )
+    return RunSpec.model_validate(values)
+
+
+def set_dotted(values: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Return a copy of ``values`` with ``a.b.c`` set; ``hparams.x`` reaches an algorithm field."""
+    out = _deep_merge({}, values)
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"{key}: {part} is not a group of fields")
+    node[parts[-1]] = value
+    return out
+
+
+def flatten_spec(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"hparams": {"threshold": 0.9}}`` → ``{"hparams.threshold": 0.9}`` (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            flat.update(flatten_spec(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def error_messages(error: ValidationError | ValueError) -> list[dict[str, str]]:
+    """Turn a validation error into ``[{"field": "hparams.threshold", "message": ...}]``."""
+    if not isinstance(error, ValidationError):
+        text = str(error)
+        field, _, message = text.partition(": ")
+        return [{"field": field if message else "", "message": message or text}]
+    out = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "missing" and tuple(item["loc"]) == ("hparams",):
+            continue  # only ever missing when `algorithm` is, which is reported already
+        # Drop the discriminator tag pydantic puts in union locations (hparams.mixmatch.x).
+        loc = [str(p) for p in item["loc"] if str(p) not in ALGORITHMS]
+        message = item["msg"].removeprefix("Value error, ")
+        field = ".".join(loc)
+        if item["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            valid = _valid_fields(parent, item)
+            message = f"unknown field; valid fields here: {', '.join(valid)}"
+        elif not loc and ": " in message:
+            field, _, message = message.partition(": ")
+        elif item["type"] == "literal_error" and item.get("ctx", {}).get("expected"):
+            message = f"must be one of {item['ctx']['expected']}; got {item['input']!r}"
+        out.append({"field": field, "message": message})
+    return out
+
+
+def _valid_fields(parent: list[str], item: dict[str, Any]) -> list[str]:
+    if parent == ["hparams"]:
+        for model in PARAMS_BY_ALGORITHM.values():
+            if item["loc"][1:2] and item["loc"][1] == model.model_fields["algorithm"].default:
+                return [f for f in model.model_fields if f != "algorithm"]
+    return [f for f in RunSpec.model_fields]
+
+
+def format_errors(error: ValidationError | ValueError) -> str:
+    """One line per problem: ``field: message``."""
+    return "\n".join(
+        f"{e['field']}: {e['message']}" if e["field"] else e["message"]
+        for e in error_messages(error)
+    )
+
+
+def field_docs(algorithm: str) -> list[dict[str, Any]]:
+    """The algorithm's hyperparameters for forms: name, default, description, constraints."""
+    model = PARAMS_BY_ALGORITHM[algorithm]
+    docs = []
+    for name, field in model.model_fields.items():
+        if name == "algorithm":
+            continue
+        docs.append(
+            {
+                "name": name,
+                "default": field.default,
+                "description": field.description or "",
+                "annotation": getattr(field.annotation, "__name__", str(field.annotation)),
+            }
+        )
+    return docs

@@ -1,0 +1,298 @@
+"""The training loop: optimiser, schedule, EMA, AMP, evaluation, checkpoints, callbacks.
+
+Algorithms only say how a loss is made (ssl_core.algorithms); everything here is shared.
+``train(spec, out_dir, callbacks)`` is the one entry point the CLI and the worker call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_core.algorithms import Algorithm, build_algorithm
+from ssl_core.algorithms.base import Batch, StepOutput
+from ssl_core.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.data import DeviceData
+from ssl_core.ema import ModelEMA
+from ssl_core.errors import TrainingDiverged
+from ssl_core.evaluate import evaluate
+from ssl_core.nets import build_net
+from ssl_core.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def autocast_for(spec: RunSpec, device: torch.device):  # noqa: ANN201 — a context manager
+    use_bf16 = spec.precision == "bf16" or (spec.precision == "auto" and device.type == "cuda")
+    if use_bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def make_optimizer(spec: RunSpec, model: nn.Module) -> torch.optim.Optimizer:
+    params = list(model.parameters())
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.SGD(
+        params,
+        lr=spec.lr,
+        momentum=spec.momentum,
+        nesterov=spec.nesterov and spec.momentum > 0,
+        weight_decay=spec.weight_decay,
+    )
+
+
+def make_schedule(spec: RunSpec, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    total = spec.total_steps
+    if spec.lr_schedule == "cosine":
+        # lr · cos(7πk / 16K): decays to about 0.2·lr at the end (FixMatch's schedule).
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda k: math.cos(7 * math.pi * k / (16 * total))
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
+
+
+class EpochMeter:
+    """Sums step outputs on the device; one host sync per epoch."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sums = torch.zeros(6, device=device)
+        self.steps = 0
+        self.unlabeled = 0
+
+    def add(self, out: StepOutput) -> None:
+        values = (out.loss.detach(), out.loss_x, out.loss_u, out.unsup_weight, out.num_used, out.num_correct)
+        self.sums += torch.stack([v.float() for v in values])
+        self.steps += 1
+        self.unlabeled += out.num_unlabeled
+
+    def metrics(self) -> dict[str, float]:
+        loss, loss_x, loss_u, weight, used, correct = self.sums.tolist()
+        n = max(self.steps, 1)
+        return {
+            "train/loss": loss / n,
+            "train/loss_x": loss_x / n,
+            "train/loss_u": loss_u / n,
+            "train/unsup_weight": weight / n,
+            "train/mask_ratio": used / self.unlabeled if self.unlabeled else 0.0,
+            "train/pseudo_label_acc": correct / used if used else 0.0,
+        }
+
+
+def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
+    for callback in callbacks:
+        fn = getattr(callback, method, None)
+        if fn is not None:
+            fn(*args)
+
+
+def _should_stop(callbacks: Sequence[Any]) -> bool:
+    return any(getattr(c, "should_stop", lambda: False)() for c in callbacks)
+
+
+class Trainer:
+    def __init__(self, spec: RunSpec, data_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.device = resolve_device(spec.device)
+        torch.manual_seed(spec.seed)
+        self.data = DeviceData(spec, self.device, data_dir)
+        info = spec.dataset_info
+        self.model = build_net(spec.net, info.num_classes, info.channels).to(
+            self.device, memory_format=torch.channels_last
+        )
+        self.ema = ModelEMA(self.model, spec.ema_decay)
+        self.algorithm: Algorithm = build_algorithm(
+            spec, info.num_classes, self.data.num_unlabeled, self.device
+        )
+        self.optimizer = make_optimizer(spec, self.model)
+        self.schedule = make_schedule(spec, self.optimizer)
+        self.step = 0
+        self.epoch = 0
+        self.summary: dict[str, Any] = {
+            "best_val_top1": None,
+            "best_epoch": None,
+            "test_top1_at_best_val": None,
+            "last_test_top1": None,
+        }
+
+    # ---- one step -------------------------------------------------------------------------
+
+    def make_batch(self) -> Batch:
+        spec, data = self.spec, self.data
+        x, y = data.sample_labeled(spec.batch_size)
+        batch = Batch(data.weak(x), y)
+        if self.algorithm.views:
+            u = data.sample_unlabeled(spec.batch_size * spec.uratio)
+            hp = spec.hparams
+            batch.u_views = [
+                data.weak(u.images)
+                if view == "weak"
+                else data.strong(u.images, hp.strong_augment_ops, hp.cutout_fraction)
+                for view in self.algorithm.views
+            ]
+            batch.u_index, batch.u_true = u.index, u.true_labels
+        return batch
+
+    def train_step(self, batch: Batch) -> StepOutput:
+        self.model.train()
+        with autocast_for(self.spec, self.device):
+            out = self.algorithm.step(self.model, batch, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        self.schedule.step()
+        self.ema.update(self.model)
+        self.step += 1
+        return out
+
+    # ---- state ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "algorithm": self.algorithm.state_dict(),
+            "rng": rng,
+            "step": self.step,
+            "epoch": self.epoch,
+            "summary": self.summary,
+            "spec": self.spec.to_json_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.model.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.algorithm.load_state_dict(state["algorithm"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.step, self.epoch, self.summary = state["step"], state["epoch"], dict(state["summary"])
+
+    # ---- one epoch ------------------------------------------------------------------------
+
+    def run_epoch(self, callbacks: Sequence[Any]) -> dict[str, float] | None:
+        """Train one epoch and evaluate; None when a callback asked to stop midway."""
+        meter = EpochMeter(self.device)
+        started = time.perf_counter()
+        images = 0
+        for _ in range(self.spec.iters_per_epoch):
+            out = self.train_step(self.make_batch())
+            meter.add(out)
+            images += self.spec.batch_size + out.num_unlabeled * max(len(self.algorithm.views), 1)
+            _call(callbacks, "on_step", self.step, self.spec.total_steps)
+            if _should_stop(callbacks):
+                return None
+        seconds = time.perf_counter() - started
+        metrics = meter.metrics()
+        if not math.isfinite(metrics["train/loss"]):
+            raise TrainingDiverged(
+                f"the training loss became {metrics['train/loss']} during epoch {self.epoch + 1} "
+                f"(steps {self.step - self.spec.iters_per_epoch + 1}–{self.step}); try a lower "
+                f"lr (now {self.spec.lr}) or unlabeled_weight"
+            )
+        metrics["train/lr"] = self.optimizer.param_groups[0]["lr"]
+        metrics["train/imgs_per_s"] = images / seconds
+        metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
+        with autocast_for(self.spec, self.device):
+            metrics.update(evaluate(self.ema.model, self.data, self.spec.eval_batch_size))
+        self.epoch += 1
+        self._update_summary(metrics)
+        return metrics
+
+    def _update_summary(self, metrics: dict[str, float]) -> None:
+        best = self.summary["best_val_top1"]
+        if best is None or metrics["val/top1"] > best:
+            self.summary.update(
+                best_val_top1=metrics["val/top1"],
+                best_epoch=self.epoch,
+                test_top1_at_best_val=metrics["test/top1"],
+            )
+        self.summary["last_test_top1"] = metrics["test/top1"]
+
+
+def train(
+    spec: RunSpec | dict[str, Any],
+    out_dir: str | Path | None = None,
+    callbacks: Sequence[Any] = (),
+    resume: bool = True,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train one run; returns the summary (see docs/CONTRACTS.md for the callback protocol)."""
+    spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
+    started = time.perf_counter()
+    trainer = Trainer(spec, Path(data_dir) if data_dir else None)
+    out = Path(out_dir) if out_dir else None
+    replay: dict[str, float] | None = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "spec.json").write_text(json.dumps(spec.to_json_dict(), indent=2))
+        state = load_checkpoint(out / "checkpoint.pt", trainer.device) if resume else None
+        if state is not None:
+            trainer.load_state_dict(state)
+            replay = state.get("last_metrics")
+        _truncate_metrics(out / "metrics.jsonl", trainer.epoch, replay)
+    _call(
+        callbacks,
+        "on_train_start",
+        {
+            "total_steps": spec.total_steps,
+            "start_step": trainer.step,
+            "start_epoch": trainer.epoch,
+            "device": str(trainer.device),
+            "num_params": sum(p.numel() for p in trainer.model.parameters()),
+        },
+    )
+    if replay:  # the checkpoint's epoch may not have reached the sink before a crash
+        _call(callbacks, "on_epoch_end", trainer.epoch, trainer.step, replay)
+    stopped = False
+    while trainer.epoch < spec.epochs:
+        metrics = trainer.run_epoch(callbacks)
+        if metrics is None:
+            stopped = True
+            break
+        if out is not None:
+            save_checkpoint(out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics})
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n")
+        _call(callbacks, "on_epoch_end", trainer.epoch, trainer.step, metrics)
+    return {
+        **trainer.summary,
+        "epochs": trainer.epoch,
+        "seconds": time.perf_counter() - started,
+        "stopped": stopped,
+    }
+
+
+def _truncate_metrics(path: Path, epochs_done: int, last: dict[str, float] | None) -> None:
+    """Make metrics.jsonl hold exactly the checkpoint's epochs: drop lines written after it, and
+    add its last epoch if a crash came between the checkpoint and the line."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if line.strip() and json.loads(line)["epoch"] <= epochs_done]
+    if last is not None and (not kept or json.loads(kept[-1])["epoch"] < epochs_done):
+        kept.append(json.dumps({"epoch": epochs_done, **last}))
+    if kept != lines:
+        path.write_text("".join(line + "\n" for line in kept))
