@@ -1,0 +1,131 @@
+"""``matchlab train``: one run in the foreground with a progress bar, no server needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from ssl_core.errors import DatasetMissing, TrainingDiverged
+from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS, build_spec, format_errors, set_dotted
+
+
+def parse_value(text: str) -> Any:
+    """``--set`` values are JSON where they parse (numbers, true, null, lists), else strings."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matchlab train", description="Train one semi-supervised run in the foreground."
+    )
+    parser.add_argument("--algorithm", required=True, choices=ALGORITHMS)
+    parser.add_argument("--dataset", default="digits", choices=list(DATASETS))
+    parser.add_argument("--num-labels", type=int, help="labeled images in total (class-balanced)")
+    parser.add_argument("--preset", choices=list(PRESETS))
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--iters-per-epoch", type=int)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any spec field, dotted for algorithm fields: --set hparams.threshold=0.9",
+    )
+    parser.add_argument("--out", type=Path, help="folder for spec.json, metrics.jsonl, checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    parser.add_argument("--json", action="store_true", help="print one final JSON summary line")
+    return parser
+
+
+def spec_values(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {"algorithm": args.algorithm, "dataset": args.dataset}
+    for flag in ("num_labels", "seed", "epochs", "iters_per_epoch"):
+        if getattr(args, flag) is not None:
+            values[flag] = getattr(args, flag)
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+        values = set_dotted(values, key.strip(), parse_value(text))
+    return values
+
+
+class ProgressBar:
+    """A tqdm bar per epoch, closed with the epoch's headline metrics."""
+
+    def __init__(self, iters_per_epoch: int, epochs: int, quiet: bool) -> None:
+        self.iters, self.epochs, self.quiet = iters_per_epoch, epochs, quiet
+        self.bar: tqdm | None = None
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        self.epoch = info["start_epoch"]
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(
+                total=self.iters,
+                desc=f"epoch {self.epoch + 1}/{self.epochs}",
+                leave=not self.quiet,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        self.epoch = epoch
+        if self.bar is not None:
+            self.bar.set_postfix(
+                loss=f"{metrics['train/loss']:.3f}",
+                mask=f"{metrics['train/mask_ratio']:.2f}",
+                val=f"{metrics['val/top1']:.1f}",
+                test=f"{metrics['test/top1']:.1f}",
+            )
+            self.bar.close()
+            self.bar = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        spec = build_spec(spec_values(args), preset=args.preset)
+    except (ValidationError, ValueError) as error:
+        print(f"invalid run spec:\n{format_errors(error)}", file=sys.stderr)
+        return 2
+    out = args.out or Path("runs") / f"{spec.algorithm}-{spec.dataset}-{spec.num_labels}-s{spec.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (out / "checkpoint.pt").exists() and not args.resume:
+        print(f"{out} already holds a checkpoint: pass --resume to continue it, or another --out", file=sys.stderr)
+        return 2
+    from ssl_core.trainer import train  # torch loads only once the spec is known to be valid
+
+    try:
+        summary = train(spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)])
+    except (DatasetMissing, TrainingDiverged) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    keys = ("best_val_top1", "test_top1_at_best_val", "last_test_top1", "epochs", "seconds")
+    result = {k: summary[k] for k in keys}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{spec.algorithm} on {spec.dataset} ({spec.num_labels} labels): best val top-1 "
+            f"{result['best_val_top1']:.2f} %, test top-1 at best val "
+            f"{result['test_top1_at_best_val']:.2f} %, last test top-1 "
+            f"{result['last_test_top1']:.2f} % — {result['seconds']:.0f} s; files in {out}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The run spec: defaults, presets, and error messages that name the field."""
+
+import pytest
+from pydantic import ValidationError
+
+from ssl_core.spec import PRESETS, RunSpec, build_spec, error_messages, flatten_spec, set_dotted
+
+
+def _errors(values):
+    with pytest.raises(ValidationError) as info:
+        RunSpec.model_validate(values)
+    return {e["field"]: e["message"] for e in error_messages(info.value)}
+
+
+def test_defaults_are_filled_per_dataset_and_algorithm():
+    spec = RunSpec.model_validate({"algorithm": "fixmatch"})
+    assert (spec.dataset, spec.net, spec.num_val_per_class, spec.uratio) == ("digits", "cnn_small", 20, 7)
+    assert spec.hparams.threshold == 0.95 and spec.hparams.unlabeled_weight == 1.0
+    mixmatch = RunSpec.model_validate({"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250})
+    assert mixmatch.net == "wrn_28_2" and mixmatch.uratio == 1
+    assert mixmatch.hparams.unlabeled_weight == 75.0
+    stored = mixmatch.to_json_dict()
+    assert "algorithm" not in stored["hparams"]
+    assert RunSpec.model_validate(stored) == mixmatch  # the stored form validates back
+
+
+def test_field_errors_name_the_field():
+    errors = _errors({"algorithm": "fixmatch", "hparams": {"threshold": 1.5}, "epochs": 0})
+    assert "hparams.threshold" in errors and "less than or equal to 1" in errors["hparams.threshold"]
+    assert "epochs" in errors
+    errors = _errors({"algorithm": "mixmatch", "hparams": {"threshold": 0.9}})
+    assert "temperature" in errors["hparams.threshold"]  # lists MixMatch's valid fields
+    errors = _errors({"algorithm": "dino"})
+    assert "supervised" in errors["algorithm"]
+    errors = _errors({"algorithm": "fixmatch", "lr": float("nan")})
+    assert "finite" in errors["lr"]
+
+
+def test_cross_field_errors():
+    assert "multiple of 10" in _errors({"algorithm": "fixmatch", "num_labels": 45})["num_labels"]
+    assert "at most 960 labels" in _errors({"algorithm": "fixmatch", "num_labels": 2000})["num_labels"]
+    assert "steps" in _errors({"algorithm": "fixmatch", "epochs": 10000, "iters_per_epoch": 100000})["epochs"]
+
+
+def test_presets():
+    paper = build_spec({"algorithm": "fixmatch", "dataset": "cifar10", "num_labels": 40}, "paper")
+    assert (paper.lr, paper.ema_decay, paper.batch_size, paper.total_steps) == (0.03, 0.999, 64, 2**20)
+    mix = build_spec({"algorithm": "mixmatch", "dataset": "cifar100", "num_labels": 2500}, "paper")
+    assert mix.hparams.rampup_iters == 16384 and mix.hparams.unlabeled_weight == 150.0
+    assert mix.weight_decay == 1e-3
+    tutorial = build_spec({"algorithm": "mixmatch", "dataset": "cifar10"}, "tutorial")
+    assert (tutorial.optimizer, tutorial.lr, tutorial.ema_decay) == ("adam", 0.002, 0.9)
+    assert tutorial.weak_augment == ["crop", "flip", "noise"] and tutorial.num_labels == 120
+    user_wins = build_spec({"algorithm": "mixmatch", "lr": 0.01}, "tutorial")
+    assert user_wins.lr == 0.01
+    assert set(PRESETS) == {"paper", "tutorial"}
+    with pytest.raises(ValueError, match="valid presets: paper, tutorial"):
+        build_spec({"algorithm": "mixmatch"}, "fast")
+
+
+def test_dotted_keys_round_trip():
+    values = set_dotted({"algorithm": "mixmatch"}, "hparams.fixed_mixup_lambda", 0.3)
+    spec = RunSpec.model_validate(values)
+    assert spec.hparams.fixed_mixup_lambda == 0.3
+    assert flatten_spec(spec.to_json_dict())["hparams.fixed_mixup_lambda"] == 0.3
