@@ -1,0 +1,10 @@
+"""The JSON API under /api (OpenAPI at /docs)."""
+
+from fastapi import APIRouter, Depends
+
+from app.api import compare, events, health, metrics, runs, sweeps
+from app.api.deps import require_token
+
+api_router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+for module in (runs, metrics, events, sweeps, compare, health):
+    api_router.include_router(module.router)

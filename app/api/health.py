@@ -1,0 +1,55 @@
+"""Health: can we reach the database and the broker, and which workers are alive."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Response, status
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.api.deps import EngineDep, SettingsDep
+from app.notify import WORKER_KEY_PREFIX, redis_client
+from app.queue import QUEUE
+
+router = APIRouter(tags=["health"])
+
+
+def _check_db(engine: Any) -> dict[str, Any]:
+    try:
+        with Session(engine) as session:
+            session.exec(text("SELECT 1"))
+        return {"ok": True, "url": engine.url.render_as_string(hide_password=True)}
+    except Exception as exc:  # any driver error means "not reachable"
+        return {"ok": False, "error": str(exc).splitlines()[0]}
+
+
+def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    client = redis_client(url)
+    try:
+        client.ping()
+        queued = client.llen(QUEUE)
+        # Workers keep a key with a short expiry alive while they run (worker/presence.py).
+        keys = list(client.scan_iter(f"{WORKER_KEY_PREFIX}*", count=1000))
+        workers = [json.loads(raw) for raw in client.mget(keys) if raw] if keys else []
+    except redis.RedisError as exc:
+        return {"ok": False, "error": str(exc)}, []
+    return {"ok": True, "queued_messages": queued}, sorted(workers, key=lambda w: w["name"])
+
+
+@router.get("/health")
+def health(engine: EngineDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
+    """``ok`` needs the database and the broker; zero workers only means runs wait in the queue."""
+    database = _check_db(engine)
+    broker, workers = _check_broker(settings.redis_url)
+    ok = database["ok"] and broker["ok"]
+    if not ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {
+        "status": "ok" if ok else "unavailable",
+        "database": database,
+        "broker": broker,
+        "workers": workers,
+    }

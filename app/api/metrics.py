@@ -1,0 +1,69 @@
+"""A run's metric series (optionally downsampled) and its CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from app import crud
+from app.api.deps import SessionDep
+from app.api.runs import load_run
+from app.series import downsample
+
+router = APIRouter(tags=["metrics"])
+
+
+def split_keys(keys: str | None) -> list[str] | None:
+    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
+    return items or None
+
+
+@router.get("/runs/{run_id}/metrics")
+def run_metrics(
+    session: SessionDep,
+    run_id: int,
+    keys: str | None = Query(None, description="comma-separated metric keys; default all"),
+    max_points: int | None = Query(
+        None, ge=2, le=100_000, description="downsample each series to at most this many points"
+    ),
+) -> dict[str, Any]:
+    """``{"run_id", "keys", "series": {key: {"epoch", "step", "wall_time", "value"}}}``.
+
+    Above ``max_points`` a series keeps its first and last point and each bucket's min and max.
+    """
+    run = load_run(session, run_id)
+    series = crud.load_points(session, [run.id], split_keys(keys))[run.id]
+    return {
+        "run_id": run.id,
+        "keys": crud.metric_keys(session, [run.id]),
+        "series": {key: downsample(s, max_points) for key, s in series.items()},
+    }
+
+
+@router.get("/runs/{run_id}/metrics.csv", response_class=Response)
+def run_metrics_csv(session: SessionDep, run_id: int) -> Response:
+    """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
+    run = load_run(session, run_id)
+    series = crud.load_points(session, [run.id])[run.id]
+    keys = sorted(series)
+    rows: dict[int, dict[str, Any]] = {}
+    for key in keys:
+        s = series[key]
+        for epoch, step, wall_time, value in zip(
+            s["epoch"], s["step"], s["wall_time"], s["value"], strict=True
+        ):
+            row = rows.setdefault(epoch, {"epoch": epoch, "step": step, "wall_time": wall_time})
+            row[key] = value
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["epoch", "step", "wall_time", *keys])
+    writer.writeheader()
+    writer.writerows(rows[epoch] for epoch in sorted(rows))
+    filename = f"matchlab-run-{run.id}-metrics.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

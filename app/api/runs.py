@@ -1,0 +1,100 @@
+"""Runs: submit, list, get, cancel, retry, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+
+from app import crud, notify
+from app.api.deps import SessionDep, SettingsDep
+from app.models import Run, Status
+from app.queue import enqueue
+from app.schemas import RunOut, RunPage
+from ssl_core.spec import ALGORITHMS, DATASETS
+
+router = APIRouter(tags=["runs"])
+
+
+def load_run(session: SessionDep, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} not found")
+    return run
+
+
+def _csv(value: str | None, field: str, valid: Any) -> list[str]:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    bad = [v for v in items if v not in valid]
+    if bad:
+        raise crud.InvalidInput(
+            [{"field": field, "message": f"unknown value {bad[0]!r}; valid: {', '.join(valid)}"}]
+        )
+    return items
+
+
+@router.post("/runs", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+def submit_run(
+    session: SessionDep,
+    settings: SettingsDep,
+    spec: dict[str, Any] = Body(..., examples=[{"algorithm": "fixmatch", "num_labels": 40}]),
+    preset: str | None = Query(None, description="paper or tutorial, applied under the spec"),
+) -> RunOut:
+    """Validate the spec, store the run, then queue it for a worker."""
+    run = crud.create_run(session, spec, preset)
+    enqueue(settings.redis_url, run.id)
+    return RunOut.of(run)
+
+
+@router.get("/runs", response_model=RunPage)
+def list_runs(
+    session: SessionDep,
+    status_: str | None = Query(None, alias="status", description="comma-separated statuses"),
+    algorithm: str | None = Query(None, description="comma-separated algorithms"),
+    dataset: str | None = Query(None, description="comma-separated datasets"),
+    sweep: int | None = Query(None, description="only runs of this sweep"),
+    q: str | None = Query(None, max_length=200, description="text in the name or error"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> RunPage:
+    runs, total = crud.list_runs(
+        session,
+        status=_csv(status_, "status", [s.value for s in Status]),
+        algorithm=_csv(algorithm, "algorithm", ALGORITHMS),
+        dataset=_csv(dataset, "dataset", list(DATASETS)),
+        sweep_id=sweep,
+        text=q,
+        limit=limit,
+        offset=offset,
+    )
+    items = [RunOut.of(run, brief=True) for run in runs]
+    return RunPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/runs/{run_id}", response_model=RunOut)
+def get_run(session: SessionDep, run_id: int) -> RunOut:
+    return RunOut.of(load_run(session, run_id))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunOut)
+def cancel_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOut:
+    """Queued: cancelled at once. Running: stops within a few seconds, keeping its metrics."""
+    run = crud.cancel_run(session, load_run(session, run_id), settings.stale_after_seconds)
+    out = RunOut.of(run)
+    notify.publish(settings.redis_url, run.id, "status", out.model_dump(mode="json"))
+    return out
+
+
+@router.post("/runs/{run_id}/retry", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+def retry_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOut:
+    """A new run with the same spec; the finished one stays as it was."""
+    run = crud.retry_run(session, load_run(session, run_id))
+    enqueue(settings.redis_url, run.id)
+    return RunOut.of(run)
+
+
+@router.delete("/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_run(session: SessionDep, settings: SettingsDep, run_id: int) -> Response:
+    """Delete a run that is not running, with its metrics and checkpoints (409 while running)."""
+    crud.delete_run(session, load_run(session, run_id), settings.runs_dir)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,68 @@
+"""Sweeps: a base spec × grid × seeds, stored and queued as one group of runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from app.api.deps import SessionDep, SettingsDep
+from app.models import Run, Sweep
+from app.queue import enqueue
+from app.schemas import SweepBrief, SweepIn, SweepOut, as_utc
+from app.sweeps import create_sweep
+
+router = APIRouter(tags=["sweeps"])
+
+
+@router.post("/sweeps", status_code=status.HTTP_201_CREATED, response_model=SweepOut)
+def submit_sweep(session: SessionDep, settings: SettingsDep, body: SweepIn) -> SweepOut:
+    """Every combination of the grid's values and the seeds becomes a run.
+
+    All runs are validated before any is stored; a sweep makes at most 200 runs
+    (``app.sweeps.MAX_SWEEP_RUNS``).
+    """
+    sweep, runs = create_sweep(session, body.base, body.grid, body.seeds, body.preset, body.name)
+    for run in runs:
+        enqueue(settings.redis_url, run.id)
+    return SweepOut.of(sweep, runs)
+
+
+@router.get("/sweeps", response_model=list[SweepBrief])
+def list_sweeps(
+    session: SessionDep,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[SweepBrief]:
+    sweeps = session.exec(
+        select(Sweep).order_by(col(Sweep.id).desc()).limit(limit).offset(offset)
+    ).all()
+    counts: dict[int, dict[str, int]] = {s.id: {} for s in sweeps}
+    rows = session.exec(
+        select(Run.sweep_id, Run.status, func.count())
+        .where(col(Run.sweep_id).in_(list(counts)))
+        .group_by(Run.sweep_id, Run.status)
+    )
+    for sweep_id, run_status, count in rows:
+        counts[sweep_id][run_status] = count
+    return [
+        SweepBrief(
+            id=s.id,
+            name=s.name,
+            grid=s.grid,
+            seeds=s.seeds,
+            created_at=as_utc(s.created_at),
+            num_runs=sum(counts[s.id].values()),
+            status_counts=counts[s.id],
+        )
+        for s in sweeps
+    ]
+
+
+@router.get("/sweeps/{sweep_id}", response_model=SweepOut)
+def get_sweep(session: SessionDep, sweep_id: int) -> SweepOut:
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"sweep {sweep_id} not found")
+    runs = session.exec(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    return SweepOut.of(sweep, list(runs))

@@ -1,0 +1,59 @@
+"""The one settings object: every environment variable matchlab reads is a field here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Read from ``MATCHLAB_*`` environment variables (see the README's settings table)."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHLAB_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".matchlab",
+        description="runs, checkpoints and the default SQLite database live here",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file matchlab.db under home"
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
+    data_dir: Path | None = Field(None, description="datasets; default: data/ under home")
+    api_token: str | None = Field(
+        None,
+        description="when set, POST and DELETE under /api need 'Authorization: Bearer <token>'",
+    )
+    # How often a training run writes its step and heartbeat and looks at its cancel flag.
+    heartbeat_seconds: float = Field(3.0, gt=0)
+    # A `running` run whose heartbeat is older than this is taken to have lost its worker.
+    stale_after_seconds: float = Field(120.0, gt=0)
+
+    @property
+    def db_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.home / 'matchlab.db'}"
+        # psycopg 3 is the installed driver; plain postgresql:// would ask SQLAlchemy for psycopg2.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        return url
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir or self.home / "data"
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs_dir / str(run_id)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env)."""
+    return Settings()

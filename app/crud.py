@@ -1,0 +1,187 @@
+"""Database operations behind the API and pages: runs, metric series, cancel/retry/delete.
+
+Every function that changes state commits before returning, so callers enqueue or notify only
+what is already stored ("commit, then enqueue").
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from app.models import TERMINAL, MetricPoint, Run, Status, utcnow
+from ssl_core.spec import RunSpec, build_spec, error_messages
+
+
+class InvalidInput(ValueError):
+    """Input a user can fix; ``errors`` is ``[{"field": ..., "message": ...}]``."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class Conflict(RuntimeError):
+    """The request does not fit the run's current status (HTTP 409)."""
+
+
+def validate_spec(values: Any, preset: str | None = None) -> RunSpec:
+    if not isinstance(values, dict):
+        raise InvalidInput([{"field": "", "message": "the spec must be a JSON object"}])
+    try:
+        return build_spec(values, preset)
+    except (ValidationError, ValueError) as exc:
+        raise InvalidInput(error_messages(exc)) from exc
+
+
+def default_name(spec: RunSpec) -> str:
+    return spec.name or f"{spec.algorithm} {spec.dataset}-{spec.num_labels} seed {spec.seed}"
+
+
+def new_run(spec: RunSpec, *, sweep_id: int | None = None, retry_of: int | None = None) -> Run:
+    return Run(
+        name=default_name(spec),
+        algorithm=spec.algorithm,
+        dataset=spec.dataset,
+        spec=spec.to_json_dict(),
+        total_steps=spec.total_steps,
+        sweep_id=sweep_id,
+        retry_of=retry_of,
+    )
+
+
+def create_run(session: Session, values: Any, preset: str | None = None) -> Run:
+    run = new_run(validate_spec(values, preset))
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    status: Sequence[str] = (),
+    algorithm: Sequence[str] = (),
+    dataset: Sequence[str] = (),
+    sweep_id: int | None = None,
+    text: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Run], int]:
+    """Newest first, with the total count of matching runs for paging."""
+    query = select(Run)
+    if status:
+        query = query.where(col(Run.status).in_(status))
+    if algorithm:
+        query = query.where(col(Run.algorithm).in_(algorithm))
+    if dataset:
+        query = query.where(col(Run.dataset).in_(dataset))
+    if sweep_id is not None:
+        query = query.where(Run.sweep_id == sweep_id)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(
+            or_(func.lower(Run.name).like(pattern), func.lower(Run.error).like(pattern))
+        )
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def runs_by_ids(session: Session, ids: Iterable[int]) -> list[Run]:
+    return list(session.exec(select(Run).where(col(Run.id).in_(list(ids))).order_by(Run.id)))
+
+
+def heartbeat_is_stale(run: Run, stale_after_seconds: float) -> bool:
+    beat = run.heartbeat_at or run.started_at
+    if beat is None:
+        return True
+    if beat.tzinfo is None:  # SQLite returns naive UTC
+        beat = beat.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - beat > timedelta(seconds=stale_after_seconds)
+
+
+def cancel_run(session: Session, run: Run, stale_after_seconds: float) -> Run:
+    """Queued → cancelled now; running → a flag the worker sees within a few seconds."""
+    if run.status in TERMINAL:
+        raise Conflict(f"run {run.id} is already {run.status}")
+    now = utcnow()
+    # Conditional updates: the worker may claim or finish the run between our read and write.
+    finish = (
+        update(Run)
+        .where(col(Run.id) == run.id, col(Run.status) == Status.queued)
+        .values(status=Status.cancelled, cancel_requested=True, finished_at=now)
+    )
+    if session.exec(finish).rowcount == 0:
+        flag = update(Run).where(col(Run.id) == run.id, col(Run.status) == Status.running)
+        if heartbeat_is_stale(run, stale_after_seconds):
+            # Its worker is gone: nobody would ever see the flag.
+            flag = flag.values(status=Status.cancelled, cancel_requested=True, finished_at=now)
+        else:
+            flag = flag.values(cancel_requested=True)
+        session.exec(flag)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def retry_run(session: Session, run: Run) -> Run:
+    """A new queued run with the same spec (the old one keeps its metrics)."""
+    if run.status not in TERMINAL:
+        raise Conflict(f"run {run.id} is {run.status}; retry it once it has finished")
+    copy = new_run(RunSpec.model_validate(run.spec), sweep_id=run.sweep_id, retry_of=run.id)
+    copy.name = run.name
+    session.add(copy)
+    session.commit()
+    session.refresh(copy)
+    return copy
+
+
+def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
+    """Delete the row, its points and its checkpoint folder; refused while it trains."""
+    if run.status == Status.running:
+        raise Conflict(f"run {run.id} is running; cancel it first")
+    run_id = run.id
+    session.exec(delete(MetricPoint).where(col(MetricPoint.run_id) == run_id))
+    gone = session.exec(
+        delete(Run).where(col(Run.id) == run_id, col(Run.status) != Status.running)
+    ).rowcount
+    if not gone:  # claimed by a worker since we looked
+        session.rollback()
+        raise Conflict(f"run {run_id} started running; cancel it first")
+    session.commit()
+    shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+
+
+def metric_keys(session: Session, run_ids: Iterable[int]) -> list[str]:
+    query = select(MetricPoint.key).where(col(MetricPoint.run_id).in_(list(run_ids))).distinct()
+    return sorted(session.exec(query))
+
+
+def load_points(
+    session: Session, run_ids: Iterable[int], keys: Sequence[str] | None = None
+) -> dict[int, dict[str, dict[str, list[Any]]]]:
+    """``{run_id: {key: {"epoch": [], "step": [], "wall_time": [], "value": []}}}`` by epoch."""
+    ids = list(run_ids)
+    query = select(MetricPoint).where(col(MetricPoint.run_id).in_(ids))
+    if keys:
+        query = query.where(col(MetricPoint.key).in_(list(keys)))
+    query = query.order_by(MetricPoint.run_id, MetricPoint.key, MetricPoint.epoch)
+    out: dict[int, dict[str, dict[str, list[Any]]]] = {run_id: {} for run_id in ids}
+    for point in session.exec(query):
+        series = out[point.run_id].setdefault(
+            point.key, {"epoch": [], "step": [], "wall_time": [], "value": []}
+        )
+        series["epoch"].append(point.epoch)
+        series["step"].append(point.step)
+        series["wall_time"].append(point.wall_time)
+        series["value"].append(point.value)
+    return out

@@ -1,0 +1,110 @@
+"""Tables: runs, their per-epoch metric points, and sweeps (a grid of runs)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class Status(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python on every backend (SQLite itself stores no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _time() -> Any:
+    return Field(default=None, sa_type=UTCDateTime)
+
+
+class Sweep(SQLModel, table=True):
+    __tablename__ = "sweeps"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    base: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    preset: str | None = None
+    grid: dict[str, list[Any]] = Field(sa_column=Column(JSON, nullable=False))
+    seeds: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    # Ids are never reused: a stale queue message for a deleted run must not train a new one.
+    __table_args__ = (
+        Index("ix_runs_status_created", "status", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    status: str = Field(default=Status.queued, index=True)
+    # Denormalised from the spec so lists can filter on them with an index.
+    algorithm: str = Field(index=True)
+    dataset: str = Field(index=True)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sweep_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("sweeps.id"), index=True)
+    )
+    retry_of: int | None = None
+    epoch: int = 0
+    step: int = 0
+    total_steps: int = 0
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    cancel_requested: bool = False
+    recoveries: int = 0  # times it was taken over after its worker died
+    worker: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    heartbeat_at: datetime | None = _time()
+    # Where the current worker session began, for the ETA: steps done since then / time since then.
+    clock_at: datetime | None = _time()
+    clock_step: int = 0
+
+
+class MetricPoint(SQLModel, table=True):
+    __tablename__ = "metric_points"
+    # The unique key doubles as the index for "these keys of these runs, in epoch order".
+    __table_args__ = (UniqueConstraint("run_id", "key", "epoch", name="uq_point_run_key_epoch"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False)
+    )
+    key: str
+    epoch: int
+    step: int
+    wall_time: float  # unix seconds when the epoch ended
+    value: float

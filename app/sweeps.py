@@ -1,0 +1,113 @@
+"""Sweeps: a base spec × a grid of dotted spec keys × seeds, expanded into validated runs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from sqlmodel import Session
+
+from app.crud import InvalidInput, new_run, validate_spec
+from app.models import Run, Sweep
+from ssl_core.spec import RunSpec, set_dotted
+
+# One sweep is at most this many runs, so a typo in a grid cannot queue days of GPU time.
+MAX_SWEEP_RUNS = 200
+
+
+def _describe(combo: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in combo.items())
+
+
+def expand_sweep(
+    base: dict[str, Any],
+    grid: dict[str, list[Any]],
+    seeds: list[int] | None = None,
+    preset: str | None = None,
+) -> list[tuple[dict[str, Any], RunSpec]]:
+    """Every combination as ``(its grid values and seed, validated spec)``.
+
+    All combinations are validated before any is returned; the errors of all of them are
+    reported together (once each), naming the combination they came from.
+    """
+    errors: list[dict[str, str]] = []
+    if not isinstance(base, dict):
+        raise InvalidInput([{"field": "base", "message": "must be a JSON object (a run spec)"}])
+    for key, values in grid.items():
+        if not values:
+            errors.append({"field": f"grid.{key}", "message": "needs at least one value"})
+    if "seed" in grid and seeds:
+        errors.append({"field": "grid.seed", "message": "give seeds in `seeds`, not in the grid"})
+    seeds = list(seeds) if seeds else ([] if "seed" in grid else [base.get("seed", 0)])
+    if len(set(seeds)) != len(seeds):
+        errors.append({"field": "seeds", "message": f"repeated seeds in {seeds}"})
+    size = math.prod(len(v) for v in grid.values()) * max(1, len(seeds))
+    if size > MAX_SWEEP_RUNS:
+        errors.append(
+            {
+                "field": "grid",
+                "message": f"this sweep would make {size:,} runs; a sweep makes at most "
+                f"{MAX_SWEEP_RUNS} (split it into smaller sweeps)",
+            }
+        )
+    if errors:
+        raise InvalidInput(errors)
+
+    out: list[tuple[dict[str, Any], RunSpec]] = []
+    seen: set[tuple[str, str]] = set()
+    keys = list(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
+        for seed in seeds or [None]:
+            combo = dict(zip(keys, values, strict=True))
+            if seed is not None:
+                combo["seed"] = seed
+            try:
+                spec_values = base
+                for key, value in combo.items():
+                    spec_values = set_dotted(spec_values, key, value)
+                out.append((combo, validate_spec(spec_values, preset)))
+            except InvalidInput as exc:
+                for error in exc.errors:
+                    if (error["field"], error["message"]) not in seen:
+                        seen.add((error["field"], error["message"]))
+                        errors.append(
+                            {**error, "message": f"{error['message']} ({_describe(combo)})"}
+                        )
+            except ValueError as exc:  # set_dotted: a key that walks into a non-group field
+                field, _, message = str(exc).partition(": ")
+                errors.append({"field": f"grid.{field}", "message": message})
+    if errors:
+        raise InvalidInput(errors)
+    return out
+
+
+def create_sweep(
+    session: Session,
+    base: dict[str, Any],
+    grid: dict[str, list[Any]],
+    seeds: list[int] | None = None,
+    preset: str | None = None,
+    name: str | None = None,
+) -> tuple[Sweep, list[Run]]:
+    """Validate every run, then store the sweep and its runs in one transaction."""
+    expanded = expand_sweep(base, grid, seeds, preset)
+    name = (
+        name
+        or base.get("name")
+        or f"{base.get('algorithm')} sweep over {', '.join(grid) or 'seeds'}"
+    )
+    used_seeds = sorted({spec.seed for _, spec in expanded})
+    sweep = Sweep(name=name, base=base, preset=preset, grid=grid, seeds=used_seeds)
+    session.add(sweep)
+    session.flush()  # assigns sweep.id for the runs
+    runs = []
+    for combo, spec in expanded:
+        run = new_run(spec, sweep_id=sweep.id)
+        run.name = f"{name} · {_describe(combo)}" if combo else name
+        runs.append(run)
+    session.add_all(runs)
+    session.commit()
+    for run in runs:
+        session.refresh(run)
+    return sweep, runs

@@ -1,0 +1,41 @@
+"""Shared fixtures: a private Redis server, temporary settings, a SQLite file, the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.config import Settings
+from app.db import _engines
+from app.redis_server import free_port, start_redis
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of the test session's own (never the shared one on 6379)."""
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"), persist=False)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Iterator[Settings]:
+    """Settings for one test: its own MATCHLAB_HOME and SQLite file, an empty Redis."""
+    redis.Redis.from_url(redis_url).flushdb()
+    value = Settings(
+        home=tmp_path / "home",
+        redis_url=redis_url,
+        database_url=None,
+        api_token=None,
+        heartbeat_seconds=0.1,
+        stale_after_seconds=30,
+    )
+    yield value
+    engine = _engines.pop(value.db_url, None)
+    if engine is not None:
+        engine.dispose()

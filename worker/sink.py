@@ -1,0 +1,224 @@
+"""The training callback that streams a run to the database and to live pages.
+
+Per epoch, one transaction holds the epoch's metric points, progress, heartbeat and summary, then
+a Redis notification goes out. Between epochs a small background "pulse" writes the latest step and
+heartbeat and reads the cancel flag every few seconds, so ``on_step`` and ``should_stop`` (called
+after every optimiser step) cost only an attribute access.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from app import notify
+from app.models import MetricPoint, Run, Status, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class MetricNotFinite(RuntimeError):
+    """A loss became NaN or infinite: the run cannot recover, so it ends as failed."""
+
+
+def update_summary(
+    summary: dict[str, Any], epoch: int, metrics: dict[str, float]
+) -> dict[str, Any]:
+    """Fold one epoch into the run summary (model selection on validation, never on test)."""
+    out = dict(summary)
+    val = metrics.get("val/top1")
+    test = metrics.get("test/top1")
+    if val is not None and (out.get("best_val_top1") is None or val > out["best_val_top1"]):
+        out.update(best_val_top1=val, best_epoch=epoch, test_top1_at_best_val=test)
+    if test is not None:
+        out["last_test_top1"] = test
+    out["epochs"] = epoch
+    return out
+
+
+class RunSink:
+    """``ssl_core.train`` callbacks for run ``run_id`` (see docs/CONTRACTS.md)."""
+
+    def __init__(
+        self,
+        run_id: int,
+        engine: Engine,
+        redis_url: str,
+        heartbeat_seconds: float = 3.0,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.engine = engine
+        self.redis_url = redis_url
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stop_event = stop_event  # set when the worker shuts down: stop, keep the checkpoint
+        self.cancelled = False
+        self.summary: dict[str, Any] = {}
+        self._step = 0
+        self._epoch = 0
+        self._total_steps = 0
+        self._written_step = -1
+        self._started = False  # until on_train_start the row's step is the truth (resumes)
+        self._closing = threading.Event()
+        self._pulse_thread: threading.Thread | None = None
+
+    # -- lifecycle (the runner calls these) -------------------------------------------------
+    def start(self) -> None:
+        self._pulse_thread = threading.Thread(
+            target=self._pulse_loop, name=f"run-{self.run_id}-pulse", daemon=True
+        )
+        self._pulse_thread.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._pulse_thread is not None:
+            self._pulse_thread.join()
+            self._pulse_thread = None
+
+    # -- ssl_core.train callbacks -----------------------------------------------------------
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        start_epoch = int(info.get("start_epoch", 0))
+        self._step = int(info.get("start_step", 0))
+        self._epoch = start_epoch
+        self._total_steps = int(info.get("total_steps", 0))
+        now = utcnow()
+        with Session(self.engine) as session:
+            # Points after the checkpoint's epoch would be reported again; the checkpoint wins.
+            session.exec(
+                delete(MetricPoint).where(
+                    col(MetricPoint.run_id) == self.run_id, col(MetricPoint.epoch) > start_epoch
+                )
+            )
+            summary: dict[str, Any] = {}
+            for epoch, metrics in _stored_epochs(session, self.run_id, ("val/top1", "test/top1")):
+                summary = update_summary(summary, epoch, metrics)
+            self.summary = summary
+            session.exec(
+                update(Run)
+                .where(col(Run.id) == self.run_id)
+                .values(
+                    epoch=start_epoch,
+                    step=self._step,
+                    total_steps=self._total_steps or Run.total_steps,
+                    summary=summary or None,
+                    heartbeat_at=now,
+                    clock_at=now,
+                    clock_step=self._step,
+                )
+            )
+            session.commit()
+        self._written_step = self._step
+        self._started = True
+
+    def on_step(self, step: int, total_steps: int) -> None:
+        self._step = step
+        self._total_steps = total_steps
+
+    def on_epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        points, skipped = [], []
+        wall_time = time.time()
+        for key, value in metrics.items():
+            value = float(value)
+            if not math.isfinite(value):
+                if key.endswith("loss") or "/loss" in key:
+                    raise MetricNotFinite(f"{key} became {value} at epoch {epoch} (step {step})")
+                skipped.append(key)  # e.g. an accuracy over an empty set: no point to plot
+                continue
+            points.append(
+                MetricPoint(
+                    run_id=self.run_id, key=key, epoch=epoch, step=step,
+                    wall_time=wall_time, value=value,
+                )
+            )  # fmt: skip
+        if skipped:
+            log.info("run %s epoch %s: not stored (not finite): %s", self.run_id, epoch, skipped)
+        summary = update_summary(self.summary, epoch, metrics)
+        with Session(self.engine) as session:
+            # A resume replays the checkpoint's epoch, which may already be stored: replace it.
+            session.exec(
+                delete(MetricPoint).where(
+                    col(MetricPoint.run_id) == self.run_id, col(MetricPoint.epoch) == epoch
+                )
+            )
+            session.add_all(points)
+            changed = session.exec(
+                update(Run)
+                .where(col(Run.id) == self.run_id, col(Run.status) == Status.running)
+                .values(epoch=epoch, step=step, heartbeat_at=utcnow(), summary=summary)
+            ).rowcount
+            if not changed:
+                # Cancelled (or taken away) while this epoch ran: the row is the truth.
+                session.rollback()
+                self.cancelled = True
+                return
+            self.cancelled = bool(
+                session.exec(select(Run.cancel_requested).where(Run.id == self.run_id)).one()
+            )
+            session.commit()
+        self.summary = summary
+        self._epoch, self._step, self._written_step = epoch, step, step
+        data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics}
+        notify.publish(self.redis_url, self.run_id, "epoch", _finite(data))
+
+    def should_stop(self) -> bool:
+        return self.cancelled or (self.stop_event is not None and self.stop_event.is_set())
+
+    # -- the pulse ----------------------------------------------------------------------------
+    def _pulse_loop(self) -> None:
+        while not self._closing.wait(self.heartbeat_seconds):
+            try:
+                self.pulse()
+            except Exception:  # a locked or unreachable DB must not kill training; retry later
+                log.exception("run %s: heartbeat failed", self.run_id)
+
+    def pulse(self) -> None:
+        """Write the step and heartbeat, read the cancel flag, notify progress."""
+        step = self._step
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if self._started:
+            values["step"] = step
+        with Session(self.engine) as session:
+            session.exec(update(Run).where(col(Run.id) == self.run_id).values(**values))
+            row = session.exec(
+                select(Run.cancel_requested, Run.status).where(Run.id == self.run_id)
+            ).one_or_none()
+            session.commit()
+        if row is None or row[0] or row[1] != Status.running:
+            self.cancelled = True
+        if self._started and step != self._written_step:
+            self._written_step = step
+            total = self._total_steps
+            progress = {
+                "epoch": self._epoch,
+                "step": step,
+                "total_steps": total,
+                "progress": min(1.0, step / total) if total else 0.0,
+            }
+            notify.publish(self.redis_url, self.run_id, "progress", progress)
+
+
+def _stored_epochs(
+    session: Session, run_id: int, keys: tuple[str, ...]
+) -> list[tuple[int, dict[str, float]]]:
+    rows = session.exec(
+        select(MetricPoint.epoch, MetricPoint.key, MetricPoint.value)
+        .where(MetricPoint.run_id == run_id, col(MetricPoint.key).in_(keys))
+        .order_by(MetricPoint.epoch)
+    )
+    epochs: dict[int, dict[str, float]] = {}
+    for epoch, key, value in rows:
+        epochs.setdefault(epoch, {})[key] = value
+    return sorted(epochs.items())
+
+
+def _finite(data: dict[str, Any]) -> dict[str, Any]:
+    # json.dumps would write NaN, which browsers' JSON.parse rejects.
+    metrics = {k: v for k, v in data["metrics"].items() if math.isfinite(float(v))}
+    return {**data, "metrics": {k: float(v) for k, v in metrics.items()}}

@@ -1,0 +1,12 @@
+"""Celery tasks: thin wrappers that pass a run id to plain functions."""
+
+from __future__ import annotations
+
+from app.queue import TRAIN_TASK
+from worker.celery_app import SHUTDOWN, celery_app
+from worker.runner import run_training
+
+
+@celery_app.task(name=TRAIN_TASK, bind=True)
+def train_run(self, run_id: int) -> str | None:  # noqa: ANN001 (Celery's bound task)
+    return run_training(run_id, stop_event=SHUTDOWN, worker_name=self.request.hostname)
