@@ -102,14 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, ValueError) as error:
         print(f"invalid run spec:\n{format_errors(error)}", file=sys.stderr)
         return 2
-    out = args.out or Path("runs") / f"{spec.algorithm}-{spec.dataset}-{spec.num_labels}-s{spec.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = (
+        args.out
+        or Path("runs")
+        / f"{spec.algorithm}-{spec.dataset}-{spec.num_labels}-s{spec.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     if (out / "checkpoint.pt").exists() and not args.resume:
-        print(f"{out} already holds a checkpoint: pass --resume to continue it, or another --out", file=sys.stderr)
+        print(
+            f"{out} already holds a checkpoint: pass --resume to continue it, or another --out",
+            file=sys.stderr,
+        )
         return 2
     from ssl_core.trainer import train  # torch loads only once the spec is known to be valid
 
     try:
-        summary = train(spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)])
+        summary = train(
+            spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)]
+        )
     except (DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

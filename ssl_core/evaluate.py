@@ -14,7 +14,10 @@ def predict(model: nn.Module, data: DeviceData, images: Tensor, batch_size: int)
     """Logits (N, classes) in float32 for uint8 images, batch by batch."""
     was_training = model.training
     model.eval()
-    logits = [model(data.normalize(images[i : i + batch_size])).float() for i in range(0, len(images), batch_size)]
+    logits = [
+        model(data.normalize(images[i : i + batch_size])).float()
+        for i in range(0, len(images), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(logits)
 

@@ -195,7 +195,9 @@ class RunSpec(_Strict):
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
         if self.algorithm != "supervised" and self.uratio < 1:
-            raise ValueError(f"uratio: {self.algorithm} needs at least 1 unlabeled image per labeled one")
+            raise ValueError(
+                f"uratio: {self.algorithm} needs at least 1 unlabeled image per labeled one"
+            )
         if self.num_labels % info.num_classes:
             raise ValueError(
                 f"num_labels: must be a multiple of {info.num_classes} (the classes of "

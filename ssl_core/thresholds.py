@@ -54,7 +54,9 @@ class FlexThreshold:
 
     def class_thresholds(self) -> Tensor:
         counts = torch.zeros(self.num_classes + 1, device=self.selected.device)
-        counts.scatter_add_(0, self.selected + 1, torch.ones_like(self.selected, dtype=counts.dtype))
+        counts.scatter_add_(
+            0, self.selected + 1, torch.ones_like(self.selected, dtype=counts.dtype)
+        )
         unused, sigma = counts[0], counts[1:]
         denominator = torch.maximum(sigma.max(), unused) if self.warmup else sigma.max()
         beta = sigma / denominator.clamp(min=1.0)

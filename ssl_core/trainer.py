@@ -59,7 +59,9 @@ def make_optimizer(spec: RunSpec, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
-def make_schedule(spec: RunSpec, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+def make_schedule(
+    spec: RunSpec, optimizer: torch.optim.Optimizer
+) -> torch.optim.lr_scheduler.LambdaLR:
     total = spec.total_steps
     if spec.lr_schedule == "cosine":
         # lr · cos(7πk / 16K): decays to about 0.2·lr at the end (FixMatch's schedule).
@@ -78,7 +80,14 @@ class EpochMeter:
         self.unlabeled = 0
 
     def add(self, out: StepOutput) -> None:
-        values = (out.loss.detach(), out.loss_x, out.loss_u, out.unsup_weight, out.num_used, out.num_correct)
+        values = (
+            out.loss.detach(),
+            out.loss_x,
+            out.loss_u,
+            out.unsup_weight,
+            out.num_used,
+            out.num_correct,
+        )
         self.sums += torch.stack([v.float() for v in values])
         self.steps += 1
         self.unlabeled += out.num_unlabeled
@@ -275,9 +284,13 @@ def train(
             stopped = True
             break
         if out is not None:
-            save_checkpoint(out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics})
+            save_checkpoint(
+                out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics}
+            )
             with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n")
+                f.write(
+                    json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n"
+                )
         _call(callbacks, "on_epoch_end", trainer.epoch, trainer.step, metrics)
     return {
         **trainer.summary,

@@ -65,7 +65,9 @@ class Algorithm:
         return torch.zeros((), device=self.device)
 
 
-def pseudo_label_stats(mask: Tensor, pseudo_labels: Tensor, true: Tensor | None) -> tuple[Tensor, Tensor]:
+def pseudo_label_stats(
+    mask: Tensor, pseudo_labels: Tensor, true: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """(samples used, correct among them); unknown true labels (−1, STL-10) count as wrong."""
     used = mask.sum()
     if true is None:

@@ -64,7 +64,13 @@ class MixMatch(Algorithm):
             torch.ones(len(guess), device=x.device), guess.argmax(1), batch.u_true
         )
         return StepOutput(
-            loss, loss_x.detach(), loss_u.detach(), self._weight_tensor(weight), used, correct, len(guess)
+            loss,
+            loss_x.detach(),
+            loss_u.detach(),
+            self._weight_tensor(weight),
+            used,
+            correct,
+            len(guess),
         )
 
     def _weight_tensor(self, weight: float) -> Tensor:

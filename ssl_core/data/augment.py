@@ -196,7 +196,9 @@ RAND_AUGMENT_OPS = (
 )
 
 
-def rand_augment(x: Tensor, num_ops: int, return_ops: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def rand_augment(
+    x: Tensor, num_ops: int, return_ops: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """RandAugment: each image independently gets ``num_ops`` ops with random magnitudes.
 
     Loops over the 14 op kinds (not over images): each op runs once on the images that drew it.
@@ -211,7 +213,9 @@ def rand_augment(x: Tensor, num_ops: int, return_ops: bool = False) -> Tensor | 
                 continue
             picked = (chosen[round_] == k).nonzero().squeeze(1)
             if picked.numel():
-                x = x.index_copy(0, picked, op(x.index_select(0, picked), magnitudes[round_, picked]))
+                x = x.index_copy(
+                    0, picked, op(x.index_select(0, picked), magnitudes[round_, picked])
+                )
     return (x, chosen) if return_ops else x
 
 

@@ -29,7 +29,11 @@ class DeviceData:
         raw = load_dataset(spec.dataset, data_dir)
         info = spec.dataset_info
         split = split_indices(
-            raw.train_y.numpy(), spec.num_labels, spec.num_val_per_class, spec.seed, info.num_classes
+            raw.train_y.numpy(),
+            spec.num_labels,
+            spec.num_val_per_class,
+            spec.seed,
+            info.num_classes,
         )
         self.spec = spec
         self.device = device

@@ -12,7 +12,9 @@ LEAKY_SLOPE = 0.1
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, out_planes: int, stride: int, activate_before_residual: bool):
+    def __init__(
+        self, in_planes: int, out_planes: int, stride: int, activate_before_residual: bool
+    ):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes, momentum=BN_MOMENTUM)
         self.conv1 = nn.Conv2d(in_planes, out_planes, 3, stride, 1, bias=False)
@@ -20,7 +22,9 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_planes, out_planes, 3, 1, 1, bias=False)
         self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
         self.equal = in_planes == out_planes
-        self.shortcut = None if self.equal else nn.Conv2d(in_planes, out_planes, 1, stride, bias=False)
+        self.shortcut = (
+            None if self.equal else nn.Conv2d(in_planes, out_planes, 1, stride, bias=False)
+        )
         self.activate_before_residual = activate_before_residual
 
     def forward(self, x: Tensor) -> Tensor:
@@ -35,7 +39,9 @@ class BasicBlock(nn.Module):
 def _group(n: int, in_planes: int, out_planes: int, stride: int, abr: bool) -> nn.Sequential:
     return nn.Sequential(
         *(
-            BasicBlock(in_planes if i == 0 else out_planes, out_planes, stride if i == 0 else 1, abr)
+            BasicBlock(
+                in_planes if i == 0 else out_planes, out_planes, stride if i == 0 else 1, abr
+            )
             for i in range(n)
         )
     )

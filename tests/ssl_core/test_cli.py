@@ -20,7 +20,13 @@ def test_train_writes_files_and_prints_json(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"best_val_top1", "test_top1_at_best_val", "last_test_top1", "epochs", "seconds"}
+    assert set(summary) == {
+        "best_val_top1",
+        "test_top1_at_best_val",
+        "last_test_top1",
+        "epochs",
+        "seconds",
+    }
     assert summary["epochs"] == 2
     assert json.loads((out / "spec.json").read_text())["hparams"]["mapping"] == "linear"
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2

@@ -14,9 +14,16 @@ def _errors(values):
 
 def test_defaults_are_filled_per_dataset_and_algorithm():
     spec = RunSpec.model_validate({"algorithm": "fixmatch"})
-    assert (spec.dataset, spec.net, spec.num_val_per_class, spec.uratio) == ("digits", "cnn_small", 20, 7)
+    assert (spec.dataset, spec.net, spec.num_val_per_class, spec.uratio) == (
+        "digits",
+        "cnn_small",
+        20,
+        7,
+    )
     assert spec.hparams.threshold == 0.95 and spec.hparams.unlabeled_weight == 1.0
-    mixmatch = RunSpec.model_validate({"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250})
+    mixmatch = RunSpec.model_validate(
+        {"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250}
+    )
     assert mixmatch.net == "wrn_28_2" and mixmatch.uratio == 1
     assert mixmatch.hparams.unlabeled_weight == 75.0
     stored = mixmatch.to_json_dict()
@@ -26,7 +33,9 @@ def test_defaults_are_filled_per_dataset_and_algorithm():
 
 def test_field_errors_name_the_field():
     errors = _errors({"algorithm": "fixmatch", "hparams": {"threshold": 1.5}, "epochs": 0})
-    assert "hparams.threshold" in errors and "less than or equal to 1" in errors["hparams.threshold"]
+    assert (
+        "hparams.threshold" in errors and "less than or equal to 1" in errors["hparams.threshold"]
+    )
     assert "epochs" in errors
     errors = _errors({"algorithm": "mixmatch", "hparams": {"threshold": 0.9}})
     assert "temperature" in errors["hparams.threshold"]  # lists MixMatch's valid fields
@@ -38,13 +47,23 @@ def test_field_errors_name_the_field():
 
 def test_cross_field_errors():
     assert "multiple of 10" in _errors({"algorithm": "fixmatch", "num_labels": 45})["num_labels"]
-    assert "at most 960 labels" in _errors({"algorithm": "fixmatch", "num_labels": 2000})["num_labels"]
-    assert "steps" in _errors({"algorithm": "fixmatch", "epochs": 10000, "iters_per_epoch": 100000})["epochs"]
+    assert (
+        "at most 960 labels" in _errors({"algorithm": "fixmatch", "num_labels": 2000})["num_labels"]
+    )
+    assert (
+        "steps"
+        in _errors({"algorithm": "fixmatch", "epochs": 10000, "iters_per_epoch": 100000})["epochs"]
+    )
 
 
 def test_presets():
     paper = build_spec({"algorithm": "fixmatch", "dataset": "cifar10", "num_labels": 40}, "paper")
-    assert (paper.lr, paper.ema_decay, paper.batch_size, paper.total_steps) == (0.03, 0.999, 64, 2**20)
+    assert (paper.lr, paper.ema_decay, paper.batch_size, paper.total_steps) == (
+        0.03,
+        0.999,
+        64,
+        2**20,
+    )
     mix = build_spec({"algorithm": "mixmatch", "dataset": "cifar100", "num_labels": 2500}, "paper")
     assert mix.hparams.rampup_iters == 16384 and mix.hparams.unlabeled_weight == 150.0
     assert mix.weight_decay == 1e-3

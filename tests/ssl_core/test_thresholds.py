@@ -26,9 +26,7 @@ def test_flex_thresholds_start_at_zero_with_warmup():
 def _flex_after_counts(mapping: str, warmup: bool) -> FlexThreshold:
     flex = FlexThreshold(3, 10, threshold=0.9, mapping=mapping, warmup=warmup)
     # indices 0–3 confidently class 0, 4–5 class 1, index 6 not confident (0.8 < 0.9)
-    probs = torch.tensor(
-        [[0.95, 0.03, 0.02]] * 4 + [[0.02, 0.95, 0.03]] * 2 + [[0.8, 0.1, 0.1]]
-    )
+    probs = torch.tensor([[0.95, 0.03, 0.02]] * 4 + [[0.02, 0.95, 0.03]] * 2 + [[0.8, 0.1, 0.1]])
     flex.update(torch.arange(7), probs)
     return flex
 

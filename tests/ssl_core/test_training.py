@@ -25,7 +25,9 @@ def test_three_steps_give_finite_loss_and_change_parameters(algorithm):
     for _ in range(3):
         out = trainer.train_step(trainer.make_batch())
         assert torch.isfinite(out.loss)
-    changed = [not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True)]
+    changed = [
+        not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True)
+    ]
     assert all(changed)
 
 
