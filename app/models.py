@@ -83,7 +83,7 @@ class Run(SQLModel, table=True):
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = Field(default=None, sa_column=Column(Text))
     cancel_requested: bool = False
-    recoveries: int = 0  # times it was taken over after its worker died
+    recoveries: int = 0  # times it was resumed after its worker died
     worker: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = _time()

@@ -43,6 +43,7 @@ class RunOut(BaseModel):
     finished_at: datetime | None
     heartbeat_at: datetime | None
     cancel_requested: bool
+    recoveries: int = Field(description="times it was resumed after its worker died")
 
     @classmethod
     def of(cls, run: Run, brief: bool = False) -> RunOut:
@@ -67,6 +68,7 @@ class RunOut(BaseModel):
             finished_at=as_utc(run.finished_at),
             heartbeat_at=as_utc(run.heartbeat_at),
             cancel_requested=run.cancel_requested,
+            recoveries=run.recoveries,
         )
 
 

@@ -101,20 +101,33 @@ def group_runs(
             )
     else:
         fields = [f for f in differing if f != "seed"]
+    labels = _label_fields(runs, fields)
     groups: dict[str, tuple[str, dict[str, Any], list[Run]]] = {}
     for run in runs:
         flat = flatten_spec(run.spec)
         value = {f: flat.get(f) for f in fields}
         key = repr(sorted(value.items()))
         if key not in groups:
-            groups[key] = (_group_name(value, run), value, [])
+            groups[key] = (_group_name({f: value[f] for f in labels}, run), value, [])
         groups[key][2].append(run)
     return list(groups.values()), differing
+
+
+def _label_fields(runs: Sequence[Run], fields: list[str]) -> list[str]:
+    """The fields worth naming a group by: ``algorithm``, and those that vary within one
+    algorithm (its other hyperparameters and defaults follow from the algorithm itself)."""
+    by_algorithm: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_algorithm.setdefault(run.algorithm, []).append(run.spec)
+    varying = {f for specs in by_algorithm.values() for f in differing_fields(specs)}
+    return [f for f in fields if f == "algorithm" or f in varying] or fields
 
 
 def _group_name(value: dict[str, Any], run: Run) -> str:
     if not value:
         return str(run.spec.get("algorithm"))
-    if len(value) == 1 and isinstance(next(iter(value.values())), str):
-        return next(iter(value.values()))
-    return ", ".join(f"{field}={v}" for field, v in value.items())
+    bare = ("algorithm", "dataset", "net")
+    return ", ".join(
+        str(v) if k in bare or (len(value) == 1 and isinstance(v, str)) else f"{k}={v}"
+        for k, v in value.items()
+    )

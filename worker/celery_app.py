@@ -10,7 +10,6 @@ One worker per GPU: ``CUDA_VISIBLE_DEVICES=0 matchlab worker``, ``CUDA_VISIBLE_D
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from typing import Any
@@ -21,8 +20,6 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from app.config import get_settings
 from app.queue import QUEUE
 
-log = logging.getLogger(__name__)
-
 celery_app = Celery("matchlab", broker=get_settings().redis_url, include=["worker.tasks"])
 celery_app.conf.update(
     task_default_queue=QUEUE,
@@ -32,14 +29,13 @@ celery_app.conf.update(
     # Do not hold a second run's message while training: another worker may be idle.
     worker_disable_prefetch=True,
     worker_concurrency=1,
-    worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
 
 # Set when the worker is asked to stop: the running training stops at its next step and goes
 # back to the queue (keeping its checkpoint) instead of holding the shutdown for hours.
 SHUTDOWN = threading.Event()
-_presence: list[threading.Event] = []
+_background: list[threading.Event] = []  # stop flags of the presence and watchdog threads
 
 
 @worker_shutting_down.connect
@@ -50,18 +46,16 @@ def _on_shutting_down(**_: Any) -> None:
 @worker_ready.connect
 def _on_ready(sender: Any = None, **_: Any) -> None:
     from worker.presence import start_presence
-    from worker.recovery import recover_stale_runs
+    from worker.recovery import start_watchdog
 
     settings = get_settings()
     name = getattr(sender, "hostname", None) or socket.gethostname()
-    _presence.append(start_presence(settings.redis_url, name))
-    try:
-        recover_stale_runs(settings)
-    except Exception:  # a broken DB shows in the first task too; the worker should still start
-        log.exception("could not recover runs of dead workers")
+    _background.append(start_presence(settings.redis_url, name))
+    # Runs of dead workers are resumed from their checkpoints: now, and every so often.
+    _background.append(start_watchdog(settings))
 
 
 @worker_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
-    for stop in _presence:
+    for stop in _background:
         stop.set()

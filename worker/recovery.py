@@ -1,14 +1,16 @@
-"""What a starting worker does about runs whose worker died.
+"""What live workers do about runs whose worker died.
 
 A run left ``running`` with a stale heartbeat lost its worker (killed, out of memory, host gone).
-Early acknowledgement means Redis will not redeliver it, so a starting worker puts it back in the
-queue to resume from its last checkpoint — or ends it with the reason when it cannot.
+Early acknowledgement means Redis will not redeliver it, so a live worker (when it starts, and
+then every so often) puts it back in the queue to resume from its last checkpoint — or ends it
+with the reason when it cannot. Queued runs whose message was lost belong here too (later).
 Every change is a conditional update, so two workers starting together act on a run once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -88,3 +90,28 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
             result.requeued, result.failed, result.cancelled,
         )  # fmt: skip
     return result
+
+
+def start_watchdog(
+    settings: Settings | None = None, interval: float | None = None
+) -> threading.Event:
+    """Recover now, then every ``interval`` seconds (default: half the stale limit) until set.
+
+    Checking only at start would miss a worker that dies while the others are already up, or
+    that died moments before this one started (its heartbeat still looked fresh).
+    """
+    settings = settings or get_settings()
+    interval = interval or max(1.0, settings.stale_after_seconds / 2)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                recover_stale_runs(settings)
+            except Exception:  # the database may be briefly unreachable; try again next round
+                log.exception("recovering runs of dead workers failed")
+            if stop.wait(interval):
+                return
+
+    threading.Thread(target=loop, name="run-watchdog", daemon=True).start()
+    return stop

@@ -141,13 +141,15 @@ class RunSink:
             log.info("run %s epoch %s: not stored (not finite): %s", self.run_id, epoch, skipped)
         summary = update_summary(self.summary, epoch, metrics)
         with Session(self.engine) as session:
-            # A resume replays the checkpoint's epoch, which may already be stored: replace it.
-            session.exec(
-                delete(MetricPoint).where(
+            # A resume replays the checkpoint's epoch: keep its points if they reached the store
+            # before the crash (with the time that epoch really ended), add them if not.
+            stored = session.exec(
+                select(MetricPoint.id).where(
                     col(MetricPoint.run_id) == self.run_id, col(MetricPoint.epoch) == epoch
                 )
-            )
-            session.add_all(points)
+            ).first()
+            if stored is None:
+                session.add_all(points)
             changed = session.exec(
                 update(Run)
                 .where(col(Run.id) == self.run_id, col(Run.status) == Status.running)

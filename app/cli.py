@@ -1,0 +1,232 @@
+"""The ``matchlab`` command: up, web, worker, train, submit, sweep.
+
+Heavy imports happen inside the commands: ``matchlab submit`` must not load torch or Celery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.config import get_settings
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def parse_value(text: str) -> Any:
+    """Values are JSON where they parse (numbers, true, null, lists), else plain strings."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"{flag}: expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def parse_grid_values(text: str) -> list[Any]:
+    """``0.9,0.95`` → [0.9, 0.95]; a JSON list (``[["crop"],["crop","flip"]]``) as written."""
+    if text.lstrip().startswith("["):
+        values = parse_value(text)
+        if isinstance(values, list):
+            return values
+    return [parse_value(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec from ``--file``, then the shortcut flags, then each ``--set key=value``."""
+    from ssl_core.spec import set_dotted
+
+    values: dict[str, Any] = {}
+    if args.file:
+        values = json.loads(Path(args.file).read_text())
+        if not isinstance(values, dict):
+            raise SystemExit(f"{args.file}: a run spec must be a JSON object")
+    for field in (
+        "algorithm",
+        "dataset",
+        "num_labels",
+        "seed",
+        "epochs",
+        "iters_per_epoch",
+        "name",
+    ):
+        if getattr(args, field) is not None:
+            values[field] = getattr(args, field)
+    for item in args.set or []:
+        key, value = parse_assignment(item, "--set")
+        values = set_dotted(values, key, parse_value(value))
+    return values
+
+
+def add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS
+
+    parser.add_argument(
+        "--url", default=DEFAULT_URL, help=f"matchlab server (default {DEFAULT_URL})"
+    )
+    parser.add_argument("--file", help="a JSON run spec; the flags below override it")
+    parser.add_argument("--preset", choices=list(PRESETS))
+    parser.add_argument("--algorithm", choices=ALGORITHMS)
+    parser.add_argument("--dataset", choices=list(DATASETS))
+    parser.add_argument("--num-labels", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--iters-per-epoch", type=int)
+    parser.add_argument("--name")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any spec field, e.g. hparams.threshold=0.9",
+    )
+
+
+def client_for(args: argparse.Namespace):  # noqa: ANN201 (app.client.Client, imported lazily)
+    from app.client import Client
+
+    return Client(args.url, token=get_settings().api_token)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from app.client import MatchlabError
+
+    with client_for(args) as lab:
+        try:
+            run = lab.submit(spec_from_args(args), preset=args.preset)
+        except MatchlabError as error:
+            print(f"not submitted: {error}", file=sys.stderr)
+            return 2
+        print(f"run {run['id']} {run['status']}: {lab.run_url(run['id'])}")
+        if not args.wait:
+            return 0
+        run = lab.wait(run["id"], on_update=_progress_line)
+        print(f"\nrun {run['id']} {run['status']}", json.dumps(run["summary"] or {}))
+        if run["error_line"]:
+            print(run["error_line"], file=sys.stderr)
+        return 0 if run["status"] == "succeeded" else 1
+
+
+def _progress_line(run: dict[str, Any]) -> None:
+    print(
+        f"\r{run['status']:<9} epoch {run['epoch']} step {run['step']}/{run['total_steps']}",
+        end="",
+        flush=True,
+    )
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from app.client import MatchlabError
+
+    grid = {}
+    for item in args.grid or []:
+        key, values = parse_assignment(item, "--grid")
+        grid[key] = parse_grid_values(values)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    with client_for(args) as lab:
+        try:
+            sweep = lab.sweep(spec_from_args(args), grid, seeds, args.sweep_name, args.preset)
+        except MatchlabError as error:
+            print(f"not submitted: {error}", file=sys.stderr)
+            return 2
+        print(f"sweep {sweep['id']} ({len(sweep['runs'])} runs): {lab.url}/sweeps/{sweep['id']}")
+        for run in sweep["runs"]:
+            print(f"  run {run['id']}: {run['name']}")
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # SSE streams stay open; do not let them hold a shutdown for long.
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        timeout_graceful_shutdown=3,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os
+
+    from app.queue import QUEUE
+    from worker.celery_app import celery_app
+
+    name = args.name or f"matchlab-{os.getpid()}@%h"
+    celery_app.worker_main(
+        [
+            "worker", "--pool=solo", "--concurrency=1", f"--loglevel={args.loglevel}",
+            "--queues", QUEUE, "--hostname", name, "--without-gossip", "--without-mingle",
+        ]
+    )  # fmt: skip
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from app.launcher import up
+
+    return up(args.host, args.port, demo=args.demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matchlab", description="Run and compare semi-supervised image classifiers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="Redis (if none answers), a worker and the web server")
+    web = commands.add_parser("web", help="the web server (pages and /api)")
+    for sub in (up, web):
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=8000)
+    up.add_argument("--demo", action="store_true", help="queue the four-algorithm digits demo")
+    up.set_defaults(func=cmd_up)
+    web.set_defaults(func=cmd_web)
+
+    worker = commands.add_parser(
+        "worker", help="train queued runs, one at a time (one per GPU: set CUDA_VISIBLE_DEVICES)"
+    )
+    worker.add_argument("--name", help="Celery node name (default matchlab-<pid>@<host>)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    commands.add_parser("train", help="one run in the foreground, no server (see train --help)")
+
+    submit = commands.add_parser("submit", help="queue one run on a matchlab server")
+    add_spec_flags(submit)
+    submit.add_argument("--wait", action="store_true", help="wait and print the summary")
+    submit.set_defaults(func=cmd_submit)
+
+    sweep = commands.add_parser("sweep", help="queue base spec × grid × seeds")
+    add_spec_flags(sweep)
+    sweep.add_argument(
+        "--grid", action="append", metavar="KEY=V1,V2", help="e.g. hparams.threshold=0.9,0.95"
+    )
+    sweep.add_argument("--seeds", help="comma-separated, e.g. 0,1,2")
+    sweep.add_argument("--sweep-name", help="the sweep's name")
+    sweep.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from ssl_core.cli import main as train_main  # torch loads only for this command
+
+        return train_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

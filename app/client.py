@@ -1,0 +1,165 @@
+"""A small HTTP client for matchlab's REST API, for scripts and notebooks.
+
+from app.client import Client
+lab = Client("http://127.0.0.1:8000")
+run = lab.submit({"algorithm": "fixmatch", "num_labels": 40})
+run = lab.wait(run["id"])
+curves = lab.metrics(run["id"], keys=["val/top1"])
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class MatchlabError(RuntimeError):
+    """The server refused a request; ``detail`` is its explanation (field errors for a 422)."""
+
+    def __init__(self, status_code: int, detail: Any):
+        self.status_code = status_code
+        self.detail = detail
+        if isinstance(detail, list):
+            text = "\n".join(
+                f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+                for e in detail
+            )
+        else:
+            text = str(detail)
+        super().__init__(f"HTTP {status_code}: {text}")
+
+
+class Client:
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        token: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise MatchlabError(response.status_code, detail)
+        return response.json() if response.content else None
+
+    def run_url(self, run_id: int) -> str:
+        return f"{self.url}/runs/{run_id}"
+
+    # -- runs ---------------------------------------------------------------------------------
+    def submit(self, spec: dict[str, Any], preset: str | None = None) -> dict[str, Any]:
+        """Queue one run; returns the run JSON (its ``id``, the spec with defaults filled in)."""
+        params = {"preset": preset} if preset else None
+        return self._call("POST", "/api/runs", json=spec, params=params)
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/api/runs/{run_id}")
+
+    def runs(self, **filters: Any) -> dict[str, Any]:
+        """``{"items", "total", ...}``; filters: status, algorithm, dataset, sweep, q, limit, offset."""
+        return self._call("GET", "/api/runs", params={k: v for k, v in filters.items() if v})
+
+    def cancel(self, run_id: int) -> dict[str, Any]:
+        return self._call("POST", f"/api/runs/{run_id}/cancel")
+
+    def retry(self, run_id: int) -> dict[str, Any]:
+        return self._call("POST", f"/api/runs/{run_id}/retry")
+
+    def delete(self, run_id: int) -> None:
+        self._call("DELETE", f"/api/runs/{run_id}")
+
+    def wait(
+        self,
+        run_id: int,
+        timeout: float | None = None,
+        poll: float = 1.0,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Block until the run has finished (any terminal status); returns the run JSON."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            run = self.get(run_id)
+            if on_update:
+                on_update(run)
+            if run["status"] in TERMINAL:
+                return run
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} is still {run['status']} after {timeout} s")
+            time.sleep(poll)
+
+    def metrics(
+        self, run_id: int, keys: list[str] | None = None, max_points: int | None = None
+    ) -> dict[str, dict[str, list[Any]]]:
+        """``{key: {"epoch": [...], "step": [...], "wall_time": [...], "value": [...]}}``."""
+        params: dict[str, Any] = {}
+        if keys:
+            params["keys"] = ",".join(keys)
+        if max_points:
+            params["max_points"] = max_points
+        return self._call("GET", f"/api/runs/{run_id}/metrics", params=params)["series"]
+
+    def events(self, run_id: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The run's server-sent events as ``(event, data)`` until the server closes the stream."""
+        event = None
+        timeout = httpx.Timeout(self.http.timeout.connect, read=None)
+        with self.http.stream("GET", f"/api/runs/{run_id}/events", timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise MatchlabError(response.status_code, response.json().get("detail"))
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event:
+                    yield event, json.loads(line.removeprefix("data: "))
+                    event = None
+
+    # -- sweeps, compare, health ----------------------------------------------------------------
+    def sweep(
+        self,
+        base: dict[str, Any],
+        grid: dict[str, list[Any]],
+        seeds: list[int] | None = None,
+        name: str | None = None,
+        preset: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue base × grid × seeds; returns the sweep JSON with its ``runs``."""
+        body = {"base": base, "grid": grid, "seeds": seeds, "name": name, "preset": preset}
+        return self._call("POST", "/api/sweeps", json=body)
+
+    def get_sweep(self, sweep_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/api/sweeps/{sweep_id}")
+
+    def compare(self, run_ids: list[int], keys: list[str] | None = None, **params: Any) -> dict:
+        params = {"runs": ",".join(map(str, run_ids)), **params}
+        if keys:
+            params["keys"] = ",".join(keys)
+        return self._call("GET", "/api/compare", params=params)
+
+    def health(self) -> dict[str, Any]:
+        response = self.http.get("/api/health")
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
