@@ -59,7 +59,8 @@ def start_redis(
         "--bind", "127.0.0.1",
         "--dir", str(workdir),
         "--dbfilename", "redis.rdb",
-        "--save", "30 1" if persist else "",
+        # Separate words: redis-server 6 reads a quoted "30 1" as no save point at all.
+        "--save", *(["30", "1"] if persist else [""]),
         "--appendonly", "no",
         "--daemonize", "no",
         "--loglevel", "warning",

@@ -31,6 +31,8 @@ def test_sqlite_uses_wal_busy_timeout_and_foreign_keys(engine):
 def test_default_database_lives_under_home_and_postgres_urls_use_psycopg(tmp_path):
     settings = Settings(home=tmp_path)
     assert settings.db_url == f"sqlite:///{tmp_path}/matchlab.db"
+    # docker-compose passes unset variables as empty strings: still the default.
+    assert Settings(home=tmp_path, database_url="").db_url == settings.db_url
     pg = Settings(home=tmp_path, database_url="postgresql://u@h:5432/db")
     assert pg.db_url == "postgresql+psycopg://u@h:5432/db"
 
