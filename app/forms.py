@@ -1,0 +1,223 @@
+"""The run and sweep forms: which inputs to draw, and form text → spec values.
+
+Everything is derived from ``ssl_core.spec`` (field types, defaults, descriptions), so the form,
+the API and the CLI validate with the same models; this module only converts strings.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from ssl_core.spec import PARAMS_BY_ALGORITHM, RunSpec, build_spec, field_docs
+
+# Shown in this order, in these groups; every other RunSpec field (hparams) comes from field_docs.
+SECTIONS: list[tuple[str, list[str]]] = [
+    ("Run", ["name", "algorithm", "dataset", "num_labels", "seed", "notes"]),
+    ("Schedule", ["epochs", "iters_per_epoch", "batch_size", "uratio", "eval_batch_size"]),
+    (
+        "Optimisation",
+        ["optimizer", "lr", "lr_schedule", "momentum", "nesterov", "weight_decay", "ema_decay"],
+    ),
+    ("Data and model", ["weak_augment", "net", "num_val_per_class", "device", "precision"]),
+]
+# Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
+AUTO_FIELDS = {"net", "num_val_per_class", "uratio"}
+
+
+@dataclass
+class Input:
+    """One form input: its name (a dotted spec key), widget and help text."""
+
+    name: str
+    label: str
+    kind: str  # text | textarea | select | checks
+    help: str
+    choices: list[str]
+    optional: bool
+    default: Any
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """``X | None`` → (X, True, constraints); the constraints of Annotated layers are kept."""
+    optional = False
+    metadata: list[Any] = []
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        annotation = args[0] if len(args) == 1 else annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *metadata = typing.get_args(annotation)
+    return annotation, optional, metadata
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _range(constraints: list[Any]) -> str:
+    bounds = {}
+    for item in constraints:
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            if getattr(item, attr, None) is not None:
+                bounds[sign] = getattr(item, attr)
+            for inner in getattr(item, "metadata", []):  # a Field(...) inside Annotated
+                if getattr(inner, attr, None) is not None:
+                    bounds[sign] = getattr(inner, attr)
+    low = next((f"{s} {_number(bounds[s])}" for s in ("≥", ">") if s in bounds), "")
+    high = next((f"{s} {_number(bounds[s])}" for s in ("≤", "<") if s in bounds), "")
+    return ", ".join(b for b in (low, high) if b)
+
+
+def make_input(name: str, field: FieldInfo, description: str | None = None) -> Input:
+    annotation, optional, constraints = _unwrap(field.annotation)
+    origin = typing.get_origin(annotation)
+    kind, choices = "text", []
+    if origin is typing.Literal:
+        kind, choices = "select", [str(c) for c in typing.get_args(annotation)]
+    elif annotation is bool:
+        kind, choices = "select", ["true", "false"]
+    elif origin is list:
+        kind, choices = "checks", [str(c) for c in typing.get_args(typing.get_args(annotation)[0])]
+    elif name == "notes":
+        kind = "textarea"
+    type_name = {int: "integer", float: "number"}.get(annotation, "")
+    facts = [f for f in (type_name, _range([*field.metadata, *constraints])) if f]
+    if name in AUTO_FIELDS:
+        facts.append("blank: chosen for the dataset and algorithm")
+    elif optional and kind == "text" and name not in ("name", "notes"):
+        facts.append("blank: none")
+    text = description if description is not None else field.description or ""
+    help_text = "; ".join(p for p in (text, ", ".join(facts[:2]), *facts[2:]) if p)
+    default = field.get_default(call_default_factory=True)
+    label = name.removeprefix("hparams.").replace("_", " ")
+    return Input(name, label, kind, help_text, choices, optional, default)
+
+
+def run_inputs(algorithm: str) -> list[tuple[str, list[Input]]]:
+    """The form's sections: the general fields, then this algorithm's hyperparameters."""
+    fields = RunSpec.model_fields
+    sections = [(title, [make_input(n, fields[n]) for n in names]) for title, names in SECTIONS]
+    model_fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
+    hparams = [
+        make_input(f"hparams.{doc['name']}", model_fields[doc["name"]], doc["description"])
+        for doc in field_docs(algorithm)
+    ]
+    if hparams:
+        sections.append((f"{algorithm} hyperparameters", hparams))
+    return sections
+
+
+def as_text(value: Any) -> str | list[str]:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
+def default_state(algorithm: str) -> dict[str, Any]:
+    """What an untouched form shows: every default, as text."""
+    state: dict[str, Any] = {}
+    for _, inputs in run_inputs(algorithm):
+        for item in inputs:
+            auto = item.name in AUTO_FIELDS or item.name == "algorithm"
+            state[item.name] = "" if auto else as_text(item.default)
+    state["algorithm"] = algorithm
+    return state
+
+
+def form_state(form: Mapping[str, Any], getlist: Any, algorithm: str) -> dict[str, Any]:
+    """The typed values, over the defaults of ``algorithm``; hyperparameters typed for another
+    algorithm (the form showed it before the user switched) are dropped."""
+    state = default_state(algorithm)
+    same = form.get("shown_algorithm", algorithm) == algorithm
+    for _, inputs in run_inputs(algorithm):
+        for item in inputs:
+            if item.name.startswith("hparams.") and not same:
+                continue
+            if item.kind == "checks":
+                if f"{item.name}.shown" in form:  # unticking every box is a choice too
+                    state[item.name] = getlist(item.name)
+            elif item.name in form:
+                state[item.name] = str(form[item.name])
+    return state
+
+
+def spec_values(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Form text → the values dict for ``build_spec``; pydantic does the type conversion, so a
+    bad number gets the same message here as through the API."""
+    values: dict[str, Any] = {}
+    hparams: dict[str, Any] = {}
+    for _, inputs in run_inputs(state["algorithm"]):
+        for item in inputs:
+            raw = state.get(item.name)
+            if isinstance(raw, str):
+                raw = raw.strip()
+                if raw == "" and (item.optional or item.name in AUTO_FIELDS):
+                    raw = None
+                    if item.name in AUTO_FIELDS or item.name in ("name", "notes"):
+                        continue
+            target = hparams if item.name.startswith("hparams.") else values
+            target[item.name.removeprefix("hparams.")] = raw
+    values["hparams"] = hparams
+    return values
+
+
+def preset_state(state: dict[str, Any], preset: str) -> tuple[dict[str, Any], str | None]:
+    """The form with ``preset`` applied over what was typed; or an error message."""
+    try:
+        base = {k: state[k] for k in ("algorithm", "dataset") if state.get(k)}
+        spec = build_spec(base, preset).to_json_dict()
+    except ValueError as exc:
+        return state, str(exc)
+    flat = {k: v for k, v in spec.items() if k != "hparams"}
+    flat.update({f"hparams.{k}": v for k, v in spec["hparams"].items()})
+    out = dict(state)
+    for key, value in flat.items():
+        if key in out and key not in AUTO_FIELDS and key not in ("name", "notes", "seed"):
+            out[key] = as_text(value)
+    return out, None
+
+
+# ---- sweeps ----
+LIST_FIELDS = {
+    name
+    for name, field in RunSpec.model_fields.items()
+    if typing.get_origin(_unwrap(field.annotation)[0]) is list
+}
+
+
+def parse_scalar(text: str) -> Any:
+    """``0.5`` → 0.5, ``true`` → True, ``null`` → None, anything else stays a string."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, bool, str)) or value is None else text
+
+
+def parse_values(key: str, text: str) -> list[Any]:
+    """Comma-separated values; a list field takes ``crop+flip`` per value (``none`` = empty)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if key in LIST_FIELDS:
+        return [[] if p in ("none", "[]") else [t.strip() for t in p.split("+")] for p in parts]
+    return [parse_scalar(p) for p in parts]
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            if not part.isdigit():
+                raise ValueError(f"seeds: not a whole number: {part!r}")
+            seeds.append(int(part))
+    return seeds

@@ -1,0 +1,230 @@
+"""HTML pages: the runs table, a run's live page, run actions, and static files.
+
+The forms (``app.pages_forms``) and the chart pages (``app.pages_charts``) are routers of their
+own, included here, so ``app.main`` includes one router. Pages read the database through
+``app.crud`` and the same helpers as the API, never through HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlmodel import Session, col, select
+
+from app import crud, notify
+from app.api.deps import SessionDep, SettingsDep
+from app.charts import run_charts
+from app.models import Run, Status, Sweep
+from app.pages_charts import router as charts_router
+from app.pages_forms import router as forms_router
+from app.queue import enqueue
+from app.schemas import RunOut
+from app.series import downsample
+from app.web import STATIC_FILES, local_path, redirect, render
+from ssl_core.spec import ALGORITHMS, DATASETS, flatten_spec
+
+router = APIRouter(include_in_schema=False)
+router.include_router(forms_router)
+router.include_router(charts_router)
+
+PAGE_SIZE = 50
+MAX_LISTED = 2000  # the table sorts in Python, so it reads at most this many matching runs
+RUN_PAGE_POINTS = 500  # per series on a run page; live epochs are appended after these
+ACTIVE = (Status.queued, Status.running)
+
+
+def _summary(run: RunOut, key: str) -> float:
+    value = (run.summary or {}).get(key)
+    return value if isinstance(value, (int, float)) else -math.inf
+
+
+SORTS: dict[str, Any] = {
+    "created": lambda r: r.id,
+    "name": lambda r: r.name.lower(),
+    "algorithm": lambda r: r.spec.get("algorithm", ""),
+    "dataset": lambda r: r.spec.get("dataset", ""),
+    "labels": lambda r: r.spec.get("num_labels", 0),
+    "status": lambda r: r.status,
+    "progress": lambda r: r.progress,
+    "best_val": lambda r: _summary(r, "best_val_top1"),
+    "test": lambda r: _summary(r, "test_top1_at_best_val"),
+}
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    path = STATIC_FILES.get(name)
+    if path is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    # URLs carry ?v=<mtime> (app.web.static_url), so a long cache life is safe.
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=604800"})
+
+
+def _one(value: str | None, valid: Any) -> str:
+    return value if value in valid else ""
+
+
+@router.get("/", response_class=HTMLResponse)
+def runs_page(
+    request: Request,
+    session: SessionDep,
+    status: str | None = None,
+    algorithm: str | None = None,
+    dataset: str | None = None,
+    sweep: str | None = None,
+    q: str | None = None,
+    sort: str = "created",
+    order: str = "desc",
+    page: str = "1",
+) -> HTMLResponse:
+    """All runs, filtered and sorted as the URL says."""
+    filters = {
+        "status": _one(status, [s.value for s in Status]),
+        "algorithm": _one(algorithm, ALGORITHMS),
+        "dataset": _one(dataset, DATASETS),
+        "sweep": sweep if sweep and sweep.isdigit() else "",
+        "q": (q or "").strip()[:200],
+    }
+    rows, total = crud.list_runs(
+        session,
+        status=[filters["status"]] if filters["status"] else [],
+        algorithm=[filters["algorithm"]] if filters["algorithm"] else [],
+        dataset=[filters["dataset"]] if filters["dataset"] else [],
+        sweep_id=int(filters["sweep"]) if filters["sweep"] else None,
+        text=filters["q"] or None,
+        limit=MAX_LISTED,
+    )
+    runs = [RunOut.of(run, brief=True) for run in rows]
+    sort = sort if sort in SORTS else "created"
+    descending = order != "asc"
+    runs.sort(key=SORTS[sort], reverse=descending)
+    pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
+    current = min(max(int(page) if page.isdigit() else 1, 1), pages)
+    shown = runs[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
+    sweeps = session.exec(select(Sweep).order_by(col(Sweep.id).desc()).limit(100)).all()
+    active = session.exec(select(Run.id).where(col(Run.status).in_(ACTIVE)).limit(1)).first()
+    view = {**filters, "sort": sort, "order": "desc" if descending else "asc", "page": current}
+
+    def link(**change: Any) -> str:
+        merged = {**view, **change}
+        return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
+
+    return render(
+        request,
+        "runs.html",
+        runs=shown,
+        total=total,
+        truncated=total > MAX_LISTED,
+        max_listed=MAX_LISTED,
+        link=link,
+        filters=filters,
+        sort=sort,
+        order="desc" if descending else "asc",
+        page=current,
+        pages=pages,
+        sweeps=sweeps,
+        any_active=active is not None,
+        statuses=[s.value for s in Status],
+        algorithms=ALGORITHMS,
+        datasets=list(DATASETS),
+        next_url=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    )
+
+
+def _find_run(session: Session, run_id: int) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "message.html", 404, title="Not found", message=f"{what} not found.")
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse:
+    """One run: status, progress, summary, spec, error and its curves, updated live."""
+    run = _find_run(session, run_id)
+    if run is None:
+        return not_found(request, f"Run {run_id}")
+    out = RunOut.of(run)
+    points = crud.load_points(session, [run.id])[run.id]
+    series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
+    info = DATASETS.get(run.spec.get("dataset", ""))
+    charts = run_charts(run.algorithm, info.num_classes if info else 10, series)
+    last_epoch = max((s["epoch"][-1] for s in points.values() if s["epoch"]), default=0)
+    spec = flatten_spec(run.spec)
+    return render(
+        request,
+        "run.html",
+        run=out,
+        spec=spec,
+        charts=charts,
+        live={
+            "run_id": run.id,
+            "status": run.status,
+            "last_epoch": last_epoch,
+            "total_steps": run.total_steps,
+            "charts": [{"id": c["id"], "keys": c["keys"]} for c in charts],
+        },
+        next_url=f"/runs/{run.id}",
+    )
+
+
+def _action_failed(request: Request, message: str) -> HTMLResponse:
+    return render(request, "message.html", 409, title="Not possible now", message=message)
+
+
+async def _next(request: Request, fallback: str) -> str:
+    form = await request.form()
+    value = form.get("next")
+    return local_path(value if isinstance(value, str) else None, fallback)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=None)
+async def cancel(
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+) -> Response:
+    run = _find_run(session, run_id)
+    if run is None:
+        return not_found(request, f"Run {run_id}")
+    try:
+        run = crud.cancel_run(session, run, settings.stale_after_seconds)
+    except crud.Conflict as exc:
+        return _action_failed(request, str(exc))
+    notify.publish(settings.redis_url, run.id, "status", RunOut.of(run).model_dump(mode="json"))
+    return redirect(await _next(request, f"/runs/{run.id}"))
+
+
+@router.post("/runs/{run_id}/retry", response_model=None)
+async def retry(
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+) -> Response:
+    run = _find_run(session, run_id)
+    if run is None:
+        return not_found(request, f"Run {run_id}")
+    try:
+        copy = crud.retry_run(session, run)
+    except crud.Conflict as exc:
+        return _action_failed(request, str(exc))
+    enqueue(settings.redis_url, copy.id)
+    target = await _next(request, "/")
+    # From the old run's own page, go to the new run; from the table, stay on the table.
+    return redirect(f"/runs/{copy.id}" if target == f"/runs/{run.id}" else target)
+
+
+@router.post("/runs/{run_id}/delete", response_model=None)
+async def delete(
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+) -> Response:
+    run = _find_run(session, run_id)
+    if run is None:
+        return not_found(request, f"Run {run_id}")
+    try:
+        crud.delete_run(session, run, settings.runs_dir)
+    except crud.Conflict as exc:
+        return _action_failed(request, str(exc))
+    target = await _next(request, "/")
+    return redirect("/" if target == f"/runs/{run_id}" else target)

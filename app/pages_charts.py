@@ -1,0 +1,212 @@
+"""The chart pages: compare runs (``/compare`` and its CSV) and a sweep's results.
+
+The numbers come from the API's compare function (the same groups, means and stds as
+``GET /api/compare``); this module only picks the view (metrics, grouping, x axis, smoothing)
+from the URL, so a copied URL reproduces the view and the CSV holds exactly what is drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.datastructures import QueryParams
+
+from app import crud
+from app.api.compare import compare as compare_api
+from app.api.deps import SessionDep
+from app.api.sweeps import get_sweep
+from app.charts import compare_figures, compare_lines, lines_csv_rows
+from app.models import Run
+from app.schemas import as_utc
+from app.sweep_charts import SUMMARY_METRICS, sweep_figures
+from app.web import render
+
+router = APIRouter(include_in_schema=False)
+
+MAX_POINTS = 400  # per series; enough for a smooth curve, few enough for 50 runs at once
+DEFAULT_KEYS = ("val/top1", "test/top1", "train/loss")
+X_AXES = ("epoch", "step", "wall_time")
+
+
+@dataclass
+class View:
+    """Everything the URL says about a compare view."""
+
+    runs: list[int]
+    keys: list[str]
+    group_by: str  # "" = runs that differ only in seed form a group
+    x: str
+    smooth: float
+
+    @classmethod
+    def of(cls, query: QueryParams) -> View:
+        ids: list[int] = []
+        for value in query.getlist("runs"):  # runs=1,2 or runs=1&runs=2 (the table's ticks)
+            ids += [int(p) for p in value.split(",") if p.strip().isdigit()]
+        keys = [k for k in (query.get("keys") or "").split(",") if k.strip()]
+        try:
+            smooth = min(max(float(query.get("smooth") or 0), 0.0), 0.99)
+        except ValueError:
+            smooth = 0.0
+        x = query.get("x") if query.get("x") in X_AXES else "epoch"
+        group_by = (query.get("group_by") or "").strip()
+        return cls(list(dict.fromkeys(ids)), keys or list(DEFAULT_KEYS), group_by, x, smooth)
+
+    def query(self, **change: Any) -> str:
+        values = {
+            "runs": ",".join(map(str, self.runs)),
+            "keys": ",".join(self.keys),
+            "group_by": self.group_by,
+            "x": self.x,
+            "smooth": f"{self.smooth:g}",
+            **change,
+        }
+        return str(QueryParams({k: v for k, v in values.items() if v not in ("", None)}))
+
+
+def to_minutes(data: dict[str, Any], runs: list[Run]) -> None:
+    """Wall-time x values as minutes since each run started; a group's x at an epoch is the mean
+    over its members (their epochs end at different times)."""
+    started = {run.id: as_utc(run.started_at) for run in runs}
+    minutes_at: dict[int, dict[int, float]] = {}
+    for run in data["runs"]:
+        series = [s for s in run["series"].values() if s["wall_time"]]
+        first = min((s["wall_time"][0] for s in series), default=0.0)
+        start = started.get(run["id"])
+        t0 = min(start.timestamp(), first) if start else first
+        for s in run["series"].values():
+            s["wall_time"] = [(t - t0) / 60 for t in s["wall_time"]]
+            minutes_at.setdefault(run["id"], {}).update(
+                zip(s["epoch"], s["wall_time"], strict=True)
+            )
+    for group in data["groups"]:
+        for s in group["series"].values():
+            xs = []
+            for epoch in s["x"]:
+                times = [
+                    minutes_at[r][epoch] for r in group["runs"] if epoch in minutes_at.get(r, {})
+                ]
+                xs.append(sum(times) / len(times) if times else None)
+            s["x"] = xs
+
+
+def compare_data(session: Session, view: View) -> dict[str, Any]:
+    """The API's compare result for the view, its x axis ready to draw."""
+    data = compare_api(
+        session,
+        runs=",".join(map(str, view.runs)),
+        sweep=None,
+        keys=",".join(view.keys),
+        group_by=view.group_by or None,
+        max_points=MAX_POINTS,
+        x="step" if view.x == "step" else "epoch",
+    )
+    if view.x == "wall_time":
+        to_minutes(data, crud.runs_by_ids(session, view.runs))
+    return data
+
+
+def group_options(data: dict[str, Any] | None) -> list[tuple[str, str]]:
+    options = [("", "runs that differ only in seed"), ("none", "none: every run on its own")]
+    fields = ["algorithm", *(data["differing_fields"] if data else [])]
+    return options + [(f, f) for f in dict.fromkeys(fields)]
+
+
+def ordered_keys(keys: list[str]) -> list[str]:
+    """Metric keys in reading order: accuracies, losses, the rest, per-class thresholds last."""
+    rank = {"val/top1": 0, "test/top1": 1, "val/top5": 2, "test/top5": 3, "labeled/top1": 4}
+    return sorted(keys, key=lambda k: (k.startswith("train/threshold/"), rank.get(k, 9), k))
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """Runs overlaid per metric, grouped, smoothed; the URL holds the whole view."""
+    view = View.of(request.query_params)
+    context: dict[str, Any] = {"view": view, "data": None, "figures": [], "error": None}
+    status_code = 200
+    if view.runs:
+        try:
+            data = compare_data(session, view)
+        except crud.InvalidInput as exc:
+            context["error"] = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+            status_code = 422
+        except HTTPException as exc:
+            context["error"] = str(exc.detail)
+            status_code = exc.status_code
+        else:
+            lines = compare_lines(data, view.x, view.smooth)
+            context["data"] = data
+            context["figures"] = compare_figures(lines, view.keys, view.x)
+        context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))
+    else:
+        context["recent"], _ = crud.list_runs(session, limit=40)
+        context["available_keys"] = list(DEFAULT_KEYS)
+    context["group_options"] = group_options(context["data"])
+    context["x_axes"] = X_AXES
+    return render(request, "compare.html", status_code, **context)
+
+
+@router.get("/compare.csv", response_model=None)
+def compare_csv(request: Request, session: SessionDep) -> Response:
+    """Exactly the lines the compare page draws for the same URL (smoothed as drawn)."""
+    view = View.of(request.query_params)
+    if not view.runs:
+        return Response(
+            "runs: name at least one run, e.g. ?runs=1,2\n", 422, media_type="text/plain"
+        )
+    try:
+        data = compare_data(session, view)
+    except crud.InvalidInput as exc:
+        return Response(str(exc) + "\n", 422, media_type="text/plain")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x))
+    name = "matchlab-compare-" + "-".join(map(str, view.runs[:10])) + ".csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
+def sweep_page(
+    request: Request, session: SessionDep, sweep_id: int, metric: str = "test_top1_at_best_val"
+) -> HTMLResponse:
+    """The final metric against each swept value, then the members' curves."""
+    try:
+        sweep = get_sweep(session, sweep_id)
+    except HTTPException:
+        return render(
+            request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."
+        )
+    metric = metric if metric in SUMMARY_METRICS else "test_top1_at_best_val"
+    runs = [run.model_dump(mode="json") for run in sweep.runs]
+    figures, cells, fields = sweep_figures(sweep.grid, runs, metric)
+    curves: list[dict[str, Any]] = []
+    if runs:
+        data = compare_api(
+            session, runs=None, sweep=sweep_id, keys="val/top1,test/top1", group_by=None,
+            max_points=MAX_POINTS, x="epoch",
+        )  # fmt: skip
+        curves = compare_figures(compare_lines(data, "epoch", 0.0), data["keys"], "epoch")
+    active = any(run["status"] in ("queued", "running") for run in runs)
+    return render(
+        request,
+        "sweep.html",
+        sweep=sweep,
+        runs=sweep.runs,
+        metric=metric,
+        metrics=SUMMARY_METRICS,
+        figures=figures,
+        curves=curves,
+        cells=cells,
+        fields=fields,
+        active=active,
+        compare_url="/compare?" + str(QueryParams({"runs": ",".join(str(r["id"]) for r in runs)})),
+    )

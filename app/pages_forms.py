@@ -1,0 +1,230 @@
+"""The launch forms: one run (``/runs/new``) and a sweep (``/sweeps/new``).
+
+Validation is the API's: ``crud.create_run`` and ``sweeps.create_sweep`` raise ``InvalidInput``
+with ``[{field, message}]``, which the form shows next to the fields, keeping what was typed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app import crud, forms
+from app.api.deps import SessionDep, SettingsDep
+from app.queue import enqueue
+from app.sweeps import MAX_SWEEP_RUNS, create_sweep
+from app.web import redirect, render
+from ssl_core.spec import ALGORITHMS, PRESETS, RunSpec
+
+router = APIRouter(include_in_schema=False)
+
+GRID_ROWS = 4
+# Suggestions for the swept-field inputs: every spec field a sweep can vary.
+SWEEP_FIELDS = [k for k in RunSpec.model_fields if k not in ("hparams", "name", "notes", "seed")]
+SWEEP_FIELDS += sorted(
+    {f"hparams.{f}" for m in forms.PARAMS_BY_ALGORITHM.values() for f in m.model_fields}
+    - {"hparams.algorithm"}
+)
+
+
+def _errors_by_field(errors: list[dict[str, str]], fields: set[str]) -> tuple[dict, list]:
+    """Messages for fields the form shows, and the rest (shown above the form)."""
+    by_field: dict[str, str] = {}
+    general: list[str] = []
+    for error in errors:
+        if error["field"] in fields and error["field"] not in by_field:
+            by_field[error["field"]] = error["message"]
+        elif error["field"] in fields:
+            by_field[error["field"]] += f"; {error['message']}"
+        else:
+            general.append(
+                f"{error['field']}: {error['message']}" if error["field"] else error["message"]
+            )
+    return by_field, general
+
+
+def _render_run_form(
+    request: Request, state: dict[str, Any], errors: list[dict[str, str]], status_code: int = 200
+) -> HTMLResponse:
+    sections = forms.run_inputs(state["algorithm"])
+    names = {item.name for _, inputs in sections for item in inputs}
+    by_field, general = _errors_by_field(errors, names)
+    return render(
+        request,
+        "run_new.html",
+        status_code,
+        sections=sections,
+        state=state,
+        errors=by_field,
+        general_errors=general,
+        presets=list(PRESETS),
+    )
+
+
+@router.get("/runs/new", response_class=HTMLResponse)
+async def new_run_form(request: Request) -> HTMLResponse:
+    """The form; re-drawn with the typed values when the algorithm, dataset or preset changes."""
+    query = request.query_params
+    algorithm = query.get("algorithm") if query.get("algorithm") in ALGORITHMS else "fixmatch"
+    state = forms.form_state(query, query.getlist, algorithm)
+    errors = []
+    preset = query.get("preset")
+    if preset:
+        state, problem = forms.preset_state(state, preset)
+        if problem:
+            errors.append({"field": "", "message": problem})
+    return _render_run_form(request, state, errors)
+
+
+@router.post("/runs/new", response_model=None)
+async def submit_run_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    algorithm = form.get("algorithm")
+    if algorithm not in ALGORITHMS:
+        state = forms.default_state("fixmatch")
+        message = f"must be one of {', '.join(ALGORITHMS)}"
+        return _render_run_form(request, state, [{"field": "algorithm", "message": message}], 422)
+    state = forms.form_state(form, form.getlist, str(algorithm))
+    try:
+        run = crud.create_run(session, forms.spec_values(state))
+    except crud.InvalidInput as exc:
+        return _render_run_form(request, state, exc.errors, 422)
+    enqueue(settings.redis_url, run.id)
+    return redirect(f"/runs/{run.id}")
+
+
+# ---- sweeps ----
+DIGITS = {"dataset": "digits", "num_labels": 40}
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "weak_augment": {
+        "title": "MixMatch: weak augmentation ablation",
+        "about": "pad-crop, flip and gaussian noise on their own (the seed's first table)",
+        "name": "MixMatch weak augmentation",
+        "base": {"algorithm": "mixmatch", **DIGITS},
+        "grid": [("weak_augment", "crop, flip, noise")],
+        "seeds": "0, 1, 2",
+    },
+    "mixup_lambda": {
+        "title": "MixMatch: fixed mixup λ",
+        "about": "λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9} instead of a Beta draw (the seed's second table)",
+        "name": "MixMatch fixed mixup lambda",
+        "base": {"algorithm": "mixmatch", **DIGITS},
+        "grid": [("hparams.fixed_mixup_lambda", "0.1, 0.3, 0.5, 0.7, 0.9")],
+        "seeds": "0, 1, 2",
+    },
+    "algorithms": {
+        "title": "MixMatch vs FixMatch vs FlexMatch vs labels only",
+        "about": "the four algorithms on the same labels, over three seeds",
+        "name": "Algorithm comparison",
+        "base": DIGITS,
+        "grid": [("algorithm", "supervised, mixmatch, fixmatch, flexmatch")],
+        "seeds": "0, 1, 2",
+    },
+}
+BLANK_SWEEP = {
+    "name": "",
+    "base": {"algorithm": "fixmatch", **DIGITS},
+    "grid": [("hparams.threshold", "0.8, 0.9, 0.95")],
+    "seeds": "0, 1",
+}
+
+
+def _sweep_state(source: dict[str, Any]) -> dict[str, Any]:
+    grid = list(source["grid"]) + [("", "")] * (GRID_ROWS - len(source["grid"]))
+    return {
+        "name": source.get("name", ""),
+        "preset": source.get("preset", ""),
+        "base": json.dumps(source["base"], indent=2),
+        "grid": grid[:GRID_ROWS],
+        "seeds": source["seeds"],
+    }
+
+
+def _render_sweep_form(
+    request: Request, state: dict[str, Any], errors: list[dict[str, str]], status_code: int = 200
+) -> HTMLResponse:
+    swept = {k for k, _ in state["grid"] if k}
+    keys = {"name", "preset", "base", "seeds"} | {f"grid.{k}" for k in swept}
+    # A spec error belongs to the swept row it names, else to the base spec.
+    placed = []
+    for error in errors:
+        field = error["field"]
+        if field in swept:
+            error = {**error, "field": f"grid.{field}"}
+        elif field and field not in keys and not field.startswith("grid"):
+            error = {"field": "base", "message": f"{field}: {error['message']}"}
+        placed.append(error)
+    by_field, general = _errors_by_field(placed, keys)
+    return render(
+        request,
+        "sweep_new.html",
+        status_code,
+        state=state,
+        errors=by_field,
+        general_errors=general,
+        templates=TEMPLATES,
+        presets=list(PRESETS),
+        sweep_fields=SWEEP_FIELDS,
+        max_runs=MAX_SWEEP_RUNS,
+    )
+
+
+@router.get("/sweeps/new", response_class=HTMLResponse)
+def new_sweep_form(request: Request, template: str | None = None) -> HTMLResponse:
+    return _render_sweep_form(request, _sweep_state(TEMPLATES.get(template or "", BLANK_SWEEP)), [])
+
+
+def _parse_sweep(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, str]]]:
+    """Form text → (state to redraw, arguments of create_sweep, parse errors)."""
+    state = {
+        "name": str(form.get("name", "")).strip(),
+        "preset": str(form.get("preset", "")),
+        "base": str(form.get("base", "")),
+        "grid": [(str(form.get(f"grid_key_{i}", "")).strip(), str(form.get(f"grid_values_{i}", "")))
+                 for i in range(GRID_ROWS)],
+        "seeds": str(form.get("seeds", "")),
+    }  # fmt: skip
+    errors: list[dict[str, str]] = []
+    try:
+        base = json.loads(state["base"] or "{}")
+    except ValueError as exc:
+        errors.append({"field": "base", "message": f"not valid JSON: {exc}"})
+        base = {}
+    grid: dict[str, list[Any]] = {}
+    for key, text in state["grid"]:
+        if key:
+            if key in grid:
+                errors.append({"field": f"grid.{key}", "message": "swept twice; use one row"})
+            grid[key] = forms.parse_values(key, text)
+    try:
+        seeds = forms.parse_seeds(state["seeds"])
+    except ValueError as exc:
+        errors.append({"field": "seeds", "message": str(exc).partition(": ")[2]})
+        seeds = []
+    args = {
+        "base": base,
+        "grid": grid,
+        "seeds": seeds or None,
+        "preset": state["preset"] or None,
+        "name": state["name"] or None,
+    }
+    return state, args, errors
+
+
+@router.post("/sweeps/new", response_model=None)
+async def submit_sweep_form(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    state, args, errors = _parse_sweep(await request.form())
+    if errors:
+        return _render_sweep_form(request, state, errors, 422)
+    try:
+        sweep, runs = create_sweep(session, **args)
+    except crud.InvalidInput as exc:
+        return _render_sweep_form(request, state, exc.errors, 422)
+    for run in runs:
+        enqueue(settings.redis_url, run.id)
+    return redirect(f"/sweeps/{sweep.id}")

@@ -1,0 +1,78 @@
+// A run's page: draw its curves, then append each finished epoch as it arrives over
+// server-sent events (Plotly.extendTraces keeps the user's zoom), and keep status,
+// progress and summary current.
+"use strict";
+(() => {
+  const live = JSON.parse(document.getElementById("live").textContent);
+  matchlab.plotAll("figures", (chart) => "chart-" + chart.id);
+  const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+  let lastEpoch = live.last_epoch;
+  let clock = null; // first progress seen: {t, step}, for an ETA at the current speed
+
+  const fields = (name) => document.querySelectorAll(`[data-field="${name}"]`);
+  const setText = (name, text) => fields(name).forEach((el) => { el.textContent = text; });
+
+  function addEpoch(epoch) {
+    if (epoch.epoch <= lastEpoch) return; // already drawn (page load or a replay after reconnect)
+    lastEpoch = epoch.epoch;
+    for (const chart of live.charts) {
+      const indices = [], xs = [], ys = [];
+      chart.keys.forEach((key, i) => {
+        if (key in epoch.metrics) { indices.push(i); xs.push([epoch.epoch]); ys.push([epoch.metrics[key]]); }
+      });
+      if (indices.length) Plotly.extendTraces("chart-" + chart.id, { x: xs, y: ys }, indices);
+    }
+    document.body.dataset.lastEpoch = String(lastEpoch);
+  }
+
+  function showProgress(p) {
+    fields("bar").forEach((el) => { el.style.width = (100 * p.progress).toFixed(1) + "%"; });
+    setText("step", p.step);
+    const now = Date.now() / 1000;
+    let eta = p.eta_seconds ?? null;
+    if (!clock) clock = { t: now, step: p.step };
+    else if (p.step > clock.step) eta = ((p.total_steps - p.step) * (now - clock.t)) / (p.step - clock.step);
+    const text = `epoch ${p.epoch} · ${Math.round(100 * p.progress)} %`;
+    setText("progress-text", eta == null ? text : `${text} · ETA ${matchlab.duration(eta)}`);
+  }
+
+  function showStatus(run) {
+    const active = !TERMINAL.has(run.status);
+    fields("status").forEach((el) => {
+      el.textContent = run.status + (run.cancel_requested && run.status === "running" ? " · cancelling" : "");
+      el.className = "badge status-" + run.status;
+    });
+    for (const key of ["best_val_top1", "test_top1_at_best_val", "last_test_top1"]) {
+      const value = run.summary && run.summary[key];
+      if (typeof value === "number") setText(key, value.toFixed(1));
+    }
+    if (run.error) {
+      document.getElementById("run-error").hidden = false;
+      setText("error", run.error);
+    }
+    document.querySelectorAll("#run-actions [data-when]").forEach((form) => {
+      const when = form.dataset.when;
+      form.hidden = when === "active" ? !active : when === "done" ? active : run.status === "running";
+    });
+    if (run.status === "running") showProgress(run);
+    if (!active) {
+      fields("bar").forEach((el) => { el.style.width = (100 * run.progress).toFixed(1) + "%"; });
+      setText("progress-text", `epoch ${run.epoch} of ${run.spec.epochs}`);
+      if (run.finished_at) setText("finished_at", run.finished_at.slice(0, 16).replace("T", " ") + " UTC");
+      document.getElementById("live-note").textContent = "";
+    }
+    document.body.dataset.status = run.status;
+  }
+
+  document.body.dataset.status = live.status;
+  if (TERMINAL.has(live.status)) return;
+  // ?after= lets the server skip the epochs drawn already; the check in addEpoch makes it optional.
+  const source = new EventSource(`/api/runs/${live.run_id}/events?after=${lastEpoch}`);
+  source.addEventListener("epoch", (m) => addEpoch(JSON.parse(m.data)));
+  source.addEventListener("progress", (m) => showProgress(JSON.parse(m.data)));
+  source.addEventListener("status", (m) => {
+    const run = JSON.parse(m.data);
+    showStatus(run);
+    if (TERMINAL.has(run.status)) source.close(); // else EventSource would reconnect
+  });
+})();

@@ -1,0 +1,108 @@
+"""What every HTML page shares: the Jinja2 environment, its filters, static files, redirects.
+
+Jinja autoescapes everything; user text (run names, notes, errors) is never marked safe, and data
+for the page's JavaScript goes through ``|tojson`` into ``<script type="application/json">``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app.charts import ALGORITHM_COLORS, metric_label
+from ssl_core.spec import flatten_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))
+STATIC_FILES = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
+STATIC_FILES["plotly.min.js"] = PLOTLY_JS
+
+# autoescape=True for every template, whatever its file name.
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(ROOT / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+templates = Jinja2Templates(env=_env)
+
+
+def static_url(name: str) -> str:
+    # The file's mtime in the URL lets browsers cache assets for a long time, yet see edits.
+    return f"/static/{name}?v={int(STATIC_FILES[name].stat().st_mtime)}"
+
+
+def number(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def value_label(value: Any) -> str:
+    """A spec value as people write it: ``crop+flip``, ``none``, ``0.1``."""
+    if isinstance(value, list):
+        return "+".join(map(str, value)) or "none"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def spec_value(spec: dict[str, Any], key: str) -> Any:
+    return flatten_spec(spec).get(key)
+
+
+templates.env.globals.update(
+    static_url=static_url, algorithm_colors=ALGORITHM_COLORS, spec_value=spec_value
+)
+templates.env.tests["threshold_key"] = lambda key: key.startswith("train/threshold/")
+templates.env.filters.update(
+    number=number,
+    duration=duration,
+    when=when,
+    value_label=value_label,
+    metric_label=metric_label,
+)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def local_path(target: str | None, fallback: str) -> str:
+    """Only same-site paths are redirect targets (never ``//evil.example`` or ``https://...``)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
