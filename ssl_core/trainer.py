@@ -21,7 +21,7 @@ from torch import nn
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
 from ssl_core.checkpoint import load_checkpoint, save_checkpoint
-from ssl_core.data import DeviceData
+from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.errors import TrainingDiverged
 from ssl_core.evaluate import evaluate
@@ -117,11 +117,13 @@ def _should_stop(callbacks: Sequence[Any]) -> bool:
 
 
 class Trainer:
-    def __init__(self, spec: RunSpec, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, spec: RunSpec, data_dir: Path | None = None, raw: RawDataset | None = None
+    ) -> None:
         self.spec = spec
         self.device = resolve_device(spec.device)
         torch.manual_seed(spec.seed)
-        self.data = DeviceData(spec, self.device, data_dir)
+        self.data = DeviceData(spec, self.device, data_dir, raw=raw)
         info = spec.dataset_info
         self.model = build_net(spec.net, info.num_classes, info.channels).to(
             self.device, memory_format=torch.channels_last

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ssl_core.data.augment import add_noise, strong_augment, weak_augment
-from ssl_core.data.datasets import load_dataset
+from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
 from ssl_core.spec import RunSpec
 
@@ -25,8 +25,16 @@ class UnlabeledBatch:
 class DeviceData:
     """The labeled, unlabeled, validation and test sets of one run, resident on ``device``."""
 
-    def __init__(self, spec: RunSpec, device: torch.device, data_dir: Path | None = None) -> None:
-        raw = load_dataset(spec.dataset, data_dir)
+    def __init__(
+        self,
+        spec: RunSpec,
+        device: torch.device,
+        data_dir: Path | None = None,
+        raw: RawDataset | None = None,
+    ) -> None:
+        # ``raw`` lets benchmarks and notebooks supply images directly (e.g. synthetic
+        # CIFAR-shaped tensors) instead of reading ``spec.dataset`` from disk.
+        raw = raw if raw is not None else load_dataset(spec.dataset, data_dir)
         info = spec.dataset_info
         split = split_indices(
             raw.train_y.numpy(),
@@ -72,11 +80,13 @@ class DeviceData:
         x = ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         return add_noise(x) if "noise" in self.weak_ops else x
 
+    # Crop and flip move whole pixels, so they run on the uint8 images (a quarter of the bytes)
+    # and the float conversion comes after: the same values as converting first.
     def weak(self, images: Tensor) -> Tensor:
-        return self._finish(weak_augment(images.float().div_(255), self.weak_ops))
+        return self._finish(weak_augment(images, self.weak_ops).float().div_(255))
 
     def strong(self, images: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
-        x = weak_augment(images.float().div_(255), [op for op in self.weak_ops if op != "noise"])
+        x = weak_augment(images, [op for op in self.weak_ops if op != "noise"]).float().div_(255)
         x = strong_augment(x, num_ops, cutout_fraction)
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
