@@ -102,11 +102,7 @@ def runs_by_ids(session: Session, ids: Iterable[int]) -> list[Run]:
 
 def heartbeat_is_stale(run: Run, stale_after_seconds: float) -> bool:
     beat = run.heartbeat_at or run.started_at
-    if beat is None:
-        return True
-    if beat.tzinfo is None:  # SQLite returns naive UTC
-        beat = beat.replace(tzinfo=utcnow().tzinfo)
-    return utcnow() - beat > timedelta(seconds=stale_after_seconds)
+    return beat is None or utcnow() - beat > timedelta(seconds=stale_after_seconds)
 
 
 def cancel_run(session: Session, run: Run, stale_after_seconds: float) -> Run:

@@ -6,6 +6,7 @@ writer wait for the lock instead of failing; foreign keys make deleting a run de
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.config import Settings, get_settings
@@ -44,7 +46,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-    SQLModel.metadata.create_all(engine)
+    # The web server and a worker starting together may both create the tables: the loser of
+    # that race sees "already exists" and simply checks again.
+    for attempt in range(3):
+        try:
+            SQLModel.metadata.create_all(engine)
+            break
+        except DatabaseError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     return engine
 
 

@@ -188,3 +188,23 @@ def test_api_token_guards_changes_only(settings, client):
         guarded.post("/api/runs", json={"algorithm": "fixmatch"}, headers=right).status_code == 201
     )
     assert guarded.get("/api/runs").status_code == 200
+
+
+def test_openapi_lists_every_endpoint_of_the_design(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    expected = {
+        "/api/runs": {"get", "post"},
+        "/api/runs/{run_id}": {"get", "delete"},
+        "/api/runs/{run_id}/metrics": {"get"},
+        "/api/runs/{run_id}/metrics.csv": {"get"},
+        "/api/runs/{run_id}/events": {"get"},
+        "/api/runs/{run_id}/cancel": {"post"},
+        "/api/runs/{run_id}/retry": {"post"},
+        "/api/sweeps": {"get", "post"},
+        "/api/sweeps/{sweep_id}": {"get"},
+        "/api/compare": {"get"},
+        "/api/health": {"get"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(paths[path]), path
+    assert client.get("/docs").status_code == 200
