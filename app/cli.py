@@ -9,9 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from app.client import Client
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -89,7 +92,7 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def client_for(args: argparse.Namespace):  # noqa: ANN201 (app.client.Client, imported lazily)
+def client_for(args: argparse.Namespace) -> Client:
     from app.client import Client
 
     return Client(args.url, token=get_settings().api_token)

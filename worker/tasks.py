@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from celery import Task
+
 from app.queue import TRAIN_TASK
 from worker.celery_app import SHUTDOWN, celery_app
 from worker.runner import run_training
 
 
 @celery_app.task(name=TRAIN_TASK, bind=True)
-def train_run(self, run_id: int) -> str | None:  # noqa: ANN001 (Celery's bound task)
+def train_run(self: Task, run_id: int) -> str | None:
     return run_training(run_id, stop_event=SHUTDOWN, worker_name=self.request.hostname)

@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,15 +43,16 @@ class Stack:
         self.client = Client(self.url)
 
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen:
-        log = open(self.home / f"{log_name}.log", "ab")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The child writes to its own copy of the file descriptor; ours can close at once.
+        with open(self.home / f"{log_name}.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 
@@ -76,7 +78,7 @@ class Stack:
         except httpx.HTTPError:
             return None
 
-    def wait_for(self, condition, what: str, seconds: float):  # noqa: ANN001, ANN201
+    def wait_for(self, condition: Callable[[], Any], what: str, seconds: float) -> Any:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             value = condition()
@@ -110,7 +112,7 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     value.stop()
 
 
-def tiny_spec(**overrides) -> dict:  # noqa: ANN003
+def tiny_spec(**overrides: Any) -> dict[str, Any]:
     """A digits run that trains in seconds on a CPU."""
     return {
         "algorithm": "fixmatch",
