@@ -96,9 +96,15 @@ def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, An
         "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         "hovermode": "x unified",
         "uirevision": "keep",  # Plotly.react keeps the user's zoom
-        "height": 360,
         **extra,
     }
+
+
+def whole_ticks(fig_layout: dict[str, Any], last_epoch: int) -> dict[str, Any]:
+    """Epochs are whole numbers: on a short axis, tick every epoch instead of at 1.5, 2.5."""
+    if last_epoch <= 15:
+        fig_layout["xaxis"].update(tick0=0, dtick=1)
+    return fig_layout
 
 
 def line(name: str, x: list, y: list, color: str, dash: str = "solid", **extra: Any) -> dict:
@@ -138,9 +144,10 @@ RUN_CHARTS: list[tuple[str, str, str, list[tuple[str, str, str | None, str]]]] =
 
 
 def run_charts(
-    algorithm: str, num_classes: int, series: dict[str, dict[str, list]]
+    algorithm: str, num_classes: int, series: dict[str, dict[str, list]], epochs: int = 0
 ) -> list[dict[str, Any]]:
-    """``[{"id", "keys", "figure"}]`` for one run; ``keys[i]`` is the metric of trace ``i``."""
+    """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
+    metric of trace ``i``."""
     color = algorithm_color(algorithm)
     charts = []
     for chart_id, title, y_title, traces in RUN_CHARTS:
@@ -151,7 +158,7 @@ def run_charts(
             s = series.get(key, {"epoch": [], "value": []})
             data.append(line(name, s["epoch"], s["value"], trace_color or color, dash))
             keys.append(key)
-        figure = {"data": data, "layout": layout(title, "epoch", y_title)}
+        figure = {"data": data, "layout": whole_ticks(layout(title, "epoch", y_title), epochs)}
         if len(data) == 1:  # no legend to make room for
             figure["layout"]["margin"]["b"] = 48
         charts.append({"id": chart_id, "keys": keys, "figure": figure})
@@ -162,7 +169,10 @@ def run_charts(
             s = series.get(key, {"epoch": [], "value": []})
             data.append(line(f"class {c}", s["epoch"], s["value"], class_color(c, num_classes)))
         title = "FlexMatch per-class thresholds"
-        figure = {"data": data, "layout": layout(title, "epoch", "threshold τ_c")}
+        figure = {
+            "data": data,
+            "layout": whole_ticks(layout(title, "epoch", "threshold τ_c"), epochs),
+        }
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
     return charts
 
@@ -293,16 +303,11 @@ def compare_figures(lines: list[Plotted], keys: Sequence[str], x: str) -> list[d
             mean["line"]["width"] = 2.5
             mean["hovertemplate"] = "%{y:.4g} (n=%{customdata})"
             data.append(mean)
-        figures.append(
-            {
-                "key": key,
-                "figure": {
-                    "data": data,
-                    "layout": layout(metric_label(key), X_LABELS[x], metric_label(key)),
-                },
-            }
-        )
-    return figures  # fmt: skip
+        fig_layout = layout(metric_label(key), X_LABELS[x], metric_label(key))
+        if x == "epoch":
+            whole_ticks(fig_layout, max((p.x[-1] for p in mine if p.x), default=0))
+        figures.append({"key": key, "figure": {"data": data, "layout": fig_layout}})
+    return figures
 
 
 def lines_csv_rows(lines: Iterable[Plotted], x: str) -> Iterable[list[Any]]:

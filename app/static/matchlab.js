@@ -37,7 +37,9 @@ const matchlab = (() => {
 
   function plot(div, figure) {
     if (!div) return;
-    Plotly.newPlot(div, figure.data, themed(figure.layout), {
+    // Error bars in the text colour: visible on both themes and over any bar colour.
+    const data = figure.data.map((t) => (t.error_y ? { ...t, error_y: { color: css("--text"), ...t.error_y } } : t));
+    Plotly.newPlot(div, data, themed(figure.layout), {
       responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
     });
     plotted.push(div);

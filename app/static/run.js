@@ -36,8 +36,11 @@
     setText("progress-text", eta == null ? text : `${text} · ETA ${matchlab.duration(eta)}`);
   }
 
+  const when = (iso) => iso.slice(0, 16).replace("T", " ") + " UTC";
+
   function showStatus(run) {
     const active = !TERMINAL.has(run.status);
+    if (run.started_at) setText("started_at", when(run.started_at));
     fields("status").forEach((el) => {
       el.textContent = run.status + (run.cancel_requested && run.status === "running" ? " · cancelling" : "");
       el.className = "badge status-" + run.status;
@@ -58,7 +61,7 @@
     if (!active) {
       fields("bar").forEach((el) => { el.style.width = (100 * run.progress).toFixed(1) + "%"; });
       setText("progress-text", `epoch ${run.epoch} of ${run.spec.epochs}`);
-      if (run.finished_at) setText("finished_at", run.finished_at.slice(0, 16).replace("T", " ") + " UTC");
+      if (run.finished_at) setText("finished_at", when(run.finished_at));
       document.getElementById("live-note").textContent = "";
     }
     document.body.dataset.status = run.status;
