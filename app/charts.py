@@ -304,6 +304,10 @@ def compare_figures(lines: list[Plotted], keys: Sequence[str], x: str) -> list[d
             mean["hovertemplate"] = "%{y:.4g} (n=%{customdata})"
             data.append(mean)
         fig_layout = layout(metric_label(key), X_LABELS[x], metric_label(key))
+        if sum(1 for t in data if t.get("showlegend", True)) > 6:
+            # Many lines: a scrolling legend beside the plot instead of one that buries it.
+            fig_layout["legend"] = {"orientation": "v", "x": 1.01, "y": 1, "font": {"size": 10}}
+            fig_layout["margin"].update(r=180, b=48)
         if x == "epoch":
             whole_ticks(fig_layout, max((p.x[-1] for p in mine if p.x), default=0))
         figures.append({"key": key, "figure": {"data": data, "layout": fig_layout}})
