@@ -163,3 +163,20 @@ def test_runs_table_refreshes_then_compare_grouped_by_algorithm(
     dark_page.shot("sweep-dark")
     assert_clean(dark_page)
     dark.close()
+
+
+def test_sweep_templates_are_one_click_and_count_their_runs(live_stack: Stack, watched):
+    page = watched.page
+    page.goto(f"{live_stack.url}/sweeps/new")
+    page.click('a[data-template="mixup_lambda"]')
+    page.wait_for_url(re.compile(r"template=mixup_lambda"))
+    assert page.input_value('[name="grid_key_0"]') == "hparams.fixed_mixup_lambda"
+    count = page.locator("#run-count")
+    assert count.inner_text().startswith("15 runs")  # 5 values of λ × 3 seeds
+    page.fill("#f-seeds", "0")
+    assert count.inner_text().startswith("5 runs")  # counted as you type, before submitting
+    page.fill('[name="grid_key_1"]', "hparams.temperature")
+    page.fill('[name="grid_values_1"]', "0.5, 1")
+    assert count.inner_text().startswith("10 runs")
+    watched.shot("sweep-form")
+    assert_clean(watched)
