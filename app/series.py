@@ -5,7 +5,7 @@ Pure functions on plain lists, so the math is checked by hand in tests.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +42,8 @@ def downsample_indices(values: Sequence[float], max_points: int | None) -> list[
 
 
 def take(series: dict[str, list[Any]], indices: Sequence[int]) -> dict[str, list[Any]]:
+    if len(indices) == len(next(iter(series.values()), [])):
+        return series  # nothing dropped (indices are sorted and unique)
     return {name: [column[i] for i in indices] for name, column in series.items()}
 
 
@@ -54,16 +56,27 @@ def aggregate(
     members: Sequence[dict[str, list[Any]]], x: str = "epoch"
 ) -> dict[str, list[float | int]]:
     """Per x value: mean, sample std (n-1; 0 for one member), min, max and count of members."""
-    by_x: dict[Any, list[float]] = {}
-    for series in members:
-        for x_value, value in zip(series[x], series["value"], strict=True):
-            by_x.setdefault(x_value, []).append(value)
+    xs = members[0][x] if members else []
+    if all(series[x] == xs for series in members):
+        # The usual case (same epochs in every member): transpose in C instead of per point.
+        by_x = dict(
+            zip(xs, zip(*(series["value"] for series in members), strict=True), strict=True)
+        )
+    else:
+        by_x = {}
+        for series in members:
+            for x_value, value in zip(series[x], series["value"], strict=True):
+                by_x.setdefault(x_value, []).append(value)
     out: dict[str, list[Any]] = {"x": [], "mean": [], "std": [], "min": [], "max": [], "count": []}
     for x_value in sorted(by_x):
         values = by_x[x_value]
         out["x"].append(x_value)
-        out["mean"].append(statistics.fmean(values))
-        out["std"].append(statistics.stdev(values) if len(values) > 1 else 0.0)
+        n = len(values)
+        mean = sum(values) / n
+        # Plain float arithmetic: statistics.stdev's exact fractions cost seconds at 50 runs.
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+        out["mean"].append(mean)
+        out["std"].append(std)
         out["min"].append(min(values))
         out["max"].append(max(values))
         out["count"].append(len(values))
