@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(3.0, gt=0)
     # A `running` run whose heartbeat is older than this is taken to have lost its worker.
     stale_after_seconds: float = Field(120.0, gt=0)
+    # A `queued` run with no message in Redis for this long lost it (e.g. Redis restarted empty)
+    # and is sent again; the wait covers the moment between storing a run and enqueueing it.
+    requeue_after_seconds: float = Field(30.0, gt=0)
 
     @property
     def db_url(self) -> str:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, SQLModel, create_engine
@@ -51,12 +51,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     for attempt in range(3):
         try:
             SQLModel.metadata.create_all(engine)
+            _add_new_columns(engine)
             break
         except DatabaseError:
             if attempt == 2:
                 raise
             time.sleep(0.2 * (attempt + 1))
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Bring a database made by an older matchlab up to date: add missing columns and indexes.
+
+    New columns are always nullable (or have a scalar default), so adding them is safe and
+    quick; ``create_all`` alone only creates whole missing tables.
+    """
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in present]
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        with engine.begin() as connection:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                default = column.default.arg if column.default is not None else None
+                tail = f" DEFAULT {default!r}" if isinstance(default, (int, float, str)) else ""
+                connection.exec_driver_sql(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{tail}'
+                )
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(connection, checkfirst=True)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -63,6 +63,8 @@ class Run(SQLModel, table=True):
     # Ids are never reused: a stale queue message for a deleted run must not train a new one.
     __table_args__ = (
         Index("ix_runs_status_created", "status", "created_at"),
+        # A retried submission with the same Idempotency-Key finds the first run (NULLs repeat).
+        Index("ux_runs_idempotency_key", "idempotency_key", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -92,6 +94,10 @@ class Run(SQLModel, table=True):
     # Where the current worker session began, for the ETA: steps done since then / time since then.
     clock_at: datetime | None = _time()
     clock_step: int = 0
+    # When a queue message for it was last sent (its creation, a requeue): a queued run with no
+    # message in Redis for a while lost it (Redis restarted empty) and is sent again.
+    enqueued_at: datetime | None = _time()
+    idempotency_key: str | None = Field(default=None, max_length=200)
 
 
 class MetricPoint(SQLModel, table=True):

@@ -3,8 +3,10 @@
 A run left ``running`` with a stale heartbeat lost its worker (killed, out of memory, host gone).
 Early acknowledgement means Redis will not redeliver it, so a live worker (when it starts, and
 then every so often) puts it back in the queue to resume from its last checkpoint — or ends it
-with the reason when it cannot. Queued runs whose message was lost belong here too (later).
-Every change is a conditional update, so two workers starting together act on a run once.
+with the reason when it cannot. A ``queued`` run whose message is gone (Redis restarted empty,
+or was down when the run was stored) is sent again. Every change is a conditional update, so two
+workers starting together act on a run once; a message sent twice is harmless, because only
+one delivery can claim the run (``worker.runner.claim_run``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+import redis
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.models import Run, Status, utcnow
-from app.queue import enqueue
+from app.queue import enqueue, queued_run_ids
 from worker.runner import notify_status
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
             status, error = _verdict(run, settings)
             values: dict = {"status": status, "worker": None}
             if status == Status.queued:
-                values["recoveries"] = run.recoveries + 1
+                values.update(recoveries=run.recoveries + 1, enqueued_at=utcnow())
             else:
                 values.update(finished_at=utcnow(), error=error)
             changed = session.exec(
@@ -92,24 +95,57 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
     return result
 
 
+def requeue_lost_runs(settings: Settings | None = None) -> list[int]:
+    """Send again every run queued for longer than ``requeue_after_seconds`` with no message.
+
+    A run whose message sits in Redis (waiting, or taken by a worker) is left alone; so is one
+    stored moments ago, whose message the web server may be sending right now.
+    """
+    settings = settings or get_settings()
+    try:
+        live = queued_run_ids(settings.redis_url)
+    except redis.RedisError as exc:
+        log.info("not checking for lost queue messages: Redis does not answer (%s)", exc)
+        return []
+    engine = get_engine(settings)
+    cutoff = utcnow() - timedelta(seconds=settings.requeue_after_seconds)
+    sent_at = func.coalesce(col(Run.enqueued_at), col(Run.created_at))
+    with Session(engine) as session:
+        waiting = session.exec(
+            select(Run.id).where(Run.status == Status.queued, sent_at < cutoff).order_by(Run.id)
+        ).all()
+        lost = [run_id for run_id in waiting if run_id not in live]
+        if not lost:
+            return []
+        session.exec(update(Run).where(col(Run.id).in_(lost)).values(enqueued_at=utcnow()))
+        session.commit()
+    sent = [run_id for run_id in lost if enqueue(settings.redis_url, run_id)]
+    log.warning("queued runs without a queue message, sent again: %s", sent)
+    return sent
+
+
 def start_watchdog(
     settings: Settings | None = None, interval: float | None = None
 ) -> threading.Event:
-    """Recover now, then every ``interval`` seconds (default: half the stale limit) until set.
+    """Recover now, then every ``interval`` seconds until set.
+
+    The default interval is half the shorter of the stale and requeue limits.
 
     Checking only at start would miss a worker that dies while the others are already up, or
     that died moments before this one started (its heartbeat still looked fresh).
     """
     settings = settings or get_settings()
-    interval = interval or max(1.0, settings.stale_after_seconds / 2)
+    limit = min(settings.stale_after_seconds, settings.requeue_after_seconds)
+    interval = interval or max(1.0, limit / 2)
     stop = threading.Event()
 
     def loop() -> None:
         while True:
-            try:
-                recover_stale_runs(settings)
-            except Exception:  # the database may be briefly unreachable; try again next round
-                log.exception("recovering runs of dead workers failed")
+            for check in (recover_stale_runs, requeue_lost_runs):
+                try:
+                    check(settings)
+                except Exception:  # the database may be briefly unreachable; try next round
+                    log.exception("%s failed", check.__name__)
             if stop.wait(interval):
                 return
 

@@ -130,7 +130,9 @@ def run_training(
             final = set_status(engine, run_id, Status.cancelled, summary=summary)
         elif summary.get("stopped"):
             # Worker shutdown: back to the queue; the next worker resumes from the checkpoint.
-            final = set_status(engine, run_id, Status.queued, summary=summary, worker=None)
+            final = set_status(
+                engine, run_id, Status.queued, summary=summary, worker=None, enqueued_at=utcnow()
+            )
             if final is not None:
                 enqueue(settings.redis_url, run_id)
         else:

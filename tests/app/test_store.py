@@ -88,3 +88,36 @@ def test_postgres_store(tmp_path):
         engine.dispose()
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_database_from_an_older_matchlab_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    # The runs table as the first release made it: no enqueued_at, no idempotency_key.
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR NOT NULL, "
+            "status VARCHAR NOT NULL, algorithm VARCHAR NOT NULL, dataset VARCHAR NOT NULL, "
+            "spec JSON NOT NULL, sweep_id INTEGER, retry_of INTEGER, epoch INTEGER NOT NULL, "
+            "step INTEGER NOT NULL, total_steps INTEGER NOT NULL, summary JSON, error TEXT, "
+            "cancel_requested BOOLEAN NOT NULL, recoveries INTEGER NOT NULL, worker VARCHAR, "
+            "created_at DATETIME NOT NULL, started_at DATETIME, finished_at DATETIME, "
+            "heartbeat_at DATETIME, clock_at DATETIME, clock_step INTEGER NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO runs (name, status, algorithm, dataset, spec, epoch, step, total_steps, "
+            "cancel_requested, recoveries, created_at, clock_step) VALUES ('old', 'succeeded', "
+            "'fixmatch', 'digits', '{}', 3, 30, 30, 0, 0, '2024-01-01 00:00:00', 0)"
+        )
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        old = crud.runs_by_ids(session, [1])[0]
+        assert old.name == "old" and old.idempotency_key is None and old.enqueued_at is None
+        run, created = crud.submit_run(session, {"algorithm": "fixmatch"}, idempotency_key="k")
+        again, created_again = crud.submit_run(session, {"algorithm": "fixmatch"}, None, "k")
+        assert created and not created_again and again.id == run.id
+    with engine.connect() as connection:
+        indexes = connection.exec_driver_sql("PRAGMA index_list(runs)").fetchall()
+    assert any(row[1] == "ux_runs_idempotency_key" and row[2] == 1 for row in indexes)
+    engine.dispose()

@@ -35,6 +35,8 @@ class Stack:
             "MATCHLAB_HEARTBEAT_SECONDS": "0.5",
             # A killed worker's run is taken over 3 s after its last heartbeat.
             "MATCHLAB_STALE_AFTER_SECONDS": "3",
+            # A queued run whose message Redis lost is sent again after 2 s.
+            "MATCHLAB_REQUEUE_AFTER_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("MATCHLAB_DATABASE_URL", None)

@@ -1,7 +1,8 @@
-"""A starting worker takes over runs whose worker died (stale heartbeat)."""
+"""The watchdog: runs whose worker died (stale heartbeat), queued runs whose message was lost."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import redis
@@ -9,9 +10,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.models import Run, Status, utcnow
-from app.queue import QUEUE
+from app.queue import QUEUE, enqueue, queued_run_ids
 from tests.worker.conftest import FakeTrain, load
-from worker.recovery import MAX_RECOVERIES, recover_stale_runs
+from worker.recovery import MAX_RECOVERIES, recover_stale_runs, requeue_lost_runs
 from worker.runner import run_training
 
 
@@ -82,3 +83,47 @@ def test_cancel_requested_on_a_dead_run_ends_it_cancelled(settings, engine, make
     orphan(engine, run_id, seconds_ago=600, cancel_requested=True)
     assert recover_stale_runs(settings).cancelled == [run_id]
     assert load(engine, run_id).status == Status.cancelled
+
+
+def queued_long_ago(engine, run_id: int, seconds_ago: float) -> None:
+    with Session(engine) as session:
+        session.exec(
+            update(Run)
+            .where(col(Run.id) == run_id)
+            .values(created_at=utcnow() - timedelta(seconds=seconds_ago))
+        )
+        session.commit()
+
+
+def test_queued_run_whose_message_was_lost_is_sent_again_once(settings, engine, make_run):
+    lost, waiting, fresh = make_run(), make_run(), make_run()
+    for run_id in (lost, waiting):
+        queued_long_ago(engine, run_id, seconds_ago=600)
+    enqueue(settings.redis_url, waiting)  # its message is still in Redis
+    assert requeue_lost_runs(settings) == [lost]
+    broker = redis.Redis.from_url(settings.redis_url)
+    assert broker.llen(QUEUE) == 2
+    assert queued_run_ids(settings.redis_url) == {lost, waiting}
+    # Its message is in Redis now: the next round leaves it alone.
+    assert requeue_lost_runs(settings) == []
+    # `fresh` was stored moments ago; the web server may be sending its message right now.
+    assert fresh not in queued_run_ids(settings.redis_url)
+    # A message a worker has taken but not yet acknowledged counts as live too.
+    broker.delete(QUEUE)
+    message = {"body": "", "headers": {"task": "matchlab.train_run"}}  # no run id in it
+    broker.hset("unacked", "tag-1", json.dumps([message, "", QUEUE]))
+    assert queued_run_ids(settings.redis_url) == set()  # not a train message with a run id
+    enqueue(settings.redis_url, lost)
+    raw = broker.rpop(QUEUE)
+    broker.hset("unacked", "tag-2", json.dumps([json.loads(raw), QUEUE, QUEUE]))
+    assert queued_run_ids(settings.redis_url) == {lost}
+
+
+def test_no_requeue_while_redis_is_down(settings, engine, make_run):
+    from app.redis_server import free_port
+
+    run_id = make_run()
+    queued_long_ago(engine, run_id, seconds_ago=600)
+    offline = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    assert requeue_lost_runs(offline) == []
+    assert load(engine, run_id).status == Status.queued
