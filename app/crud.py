@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.models import TERMINAL, MetricPoint, Run, Status, utcnow
@@ -61,10 +62,49 @@ def new_run(spec: RunSpec, *, sweep_id: int | None = None, retry_of: int | None 
 
 
 def create_run(session: Session, values: Any, preset: str | None = None) -> Run:
-    run = new_run(validate_spec(values, preset))
+    return submit_run(session, values, preset)[0]
+
+
+def submit_run(
+    session: Session, values: Any, preset: str | None = None, idempotency_key: str | None = None
+) -> tuple[Run, bool]:
+    """``(run, created)``: a new queued run, or with ``idempotency_key`` the run made earlier
+    with that key (``created`` False: the caller must not enqueue it again)."""
+    spec = validate_spec(values, preset)
+    if idempotency_key is not None:
+        earlier = _run_with_key(session, idempotency_key, spec)
+        if earlier is not None:
+            return earlier, False
+    run = new_run(spec)
+    run.idempotency_key = idempotency_key
     session.add(run)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # A retry racing the first attempt stored the key between our look and our insert.
+        session.rollback()
+        earlier = _run_with_key(session, idempotency_key, spec) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier, False
     session.refresh(run)
+    return run, True
+
+
+def _run_with_key(session: Session, key: str, spec: RunSpec) -> Run | None:
+    run = session.exec(select(Run).where(Run.idempotency_key == key)).first()
+    if run is None:
+        return None
+    if run.spec != spec.to_json_dict():
+        raise InvalidInput(
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": f"already used for run {run.id} with a different spec; "
+                    "send a new key for a new run",
+                }
+            ]
+        )
     return run
 
 

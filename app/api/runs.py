@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
 
 from app import crud, notify
 from app.api.deps import SessionDep, SettingsDep
@@ -33,16 +33,32 @@ def _csv(value: str | None, field: str, valid: Any) -> list[str]:
     return items
 
 
-@router.post("/runs", status_code=status.HTTP_201_CREATED, response_model=RunOut)
+@router.post(
+    "/runs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunOut,
+    responses={200: {"model": RunOut, "description": "the run made earlier with this key"}},
+)
 def submit_run(
     session: SessionDep,
     settings: SettingsDep,
+    response: Response,
     spec: dict[str, Any] = Body(..., examples=[{"algorithm": "fixmatch", "num_labels": 40}]),
     preset: str | None = Query(None, description="paper or tutorial, applied under the spec"),
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key returns the first run (200) instead of a new one",
+    ),
 ) -> RunOut:
     """Validate the spec, store the run, then queue it for a worker."""
-    run = crud.create_run(session, spec, preset)
-    enqueue(settings.redis_url, run.id)
+    run, created = crud.submit_run(session, spec, preset, idempotency_key)
+    if created:
+        enqueue(settings.redis_url, run.id)
+    else:
+        response.status_code = status.HTTP_200_OK
     return RunOut.of(run)
 
 

@@ -208,3 +208,25 @@ def test_openapi_lists_every_endpoint_of_the_design(client):
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path
     assert client.get("/docs").status_code == 200
+
+
+def test_idempotency_key_makes_a_retry_return_the_first_run(client, engine, settings):
+    headers = {"Idempotency-Key": "submit-7f3a"}
+    body = {"algorithm": "fixmatch", "epochs": 3}
+    first = client.post("/api/runs", json=body, headers=headers)
+    again = client.post("/api/runs", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert count_runs(engine) == 1
+    assert redis.Redis.from_url(settings.redis_url).llen(QUEUE) == 1  # queued once
+    # The same key with another spec is a mistake, not a retry.
+    other = client.post("/api/runs", json={**body, "seed": 5}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["field"] == "Idempotency-Key"
+    assert f"run {first.json()['id']}" in other.json()["detail"][0]["message"]
+    # Without a key, or with another key, every submission is a new run.
+    assert client.post("/api/runs", json=body).json()["id"] != first.json()["id"]
+    fresh = client.post("/api/runs", json=body, headers={"Idempotency-Key": "another"})
+    assert fresh.status_code == 201 and count_runs(engine) == 3
+    too_long = client.post("/api/runs", json=body, headers={"Idempotency-Key": "k" * 201})
+    assert too_long.status_code == 422 and count_runs(engine) == 3
