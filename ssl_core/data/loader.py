@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +16,24 @@ from ssl_core.data.augment import add_noise, strong_augment, weak_augment
 from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
 from ssl_core.spec import RunSpec
+
+# glibc's malloc hands blocks above its (adaptive, at most 32 MiB) mmap threshold back to the
+# kernel on free and trims the heap top above twice that. The augmentation makes and drops a few
+# dozen tensors of 1–12 MiB per step, so on the CPU a third of its time went to page faults on
+# memory that was just given back. Serving blocks up to 16 MiB from the heap and keeping up to
+# 128 MiB of it removes them; activations (larger blocks) are still returned to the system.
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 16 << 20, 128 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers (malloc.h)
+
+
+@functools.cache
+def keep_small_blocks_mapped() -> bool:
+    """Tune glibc malloc for the CPU data path once per process; False where it is not glibc."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
+    return ok and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1
 
 
 @dataclass
@@ -35,6 +56,8 @@ class DeviceData:
         # ``raw`` lets benchmarks and notebooks supply images directly (e.g. synthetic
         # CIFAR-shaped tensors) instead of reading ``spec.dataset`` from disk.
         raw = raw if raw is not None else load_dataset(spec.dataset, data_dir)
+        if device.type == "cpu":
+            keep_small_blocks_mapped()
         info = spec.dataset_info
         split = split_indices(
             raw.train_y.numpy(),
@@ -77,7 +100,8 @@ class DeviceData:
         return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
     def _finish(self, x01: Tensor) -> Tensor:
-        x = ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        # In place: x01 is always a fresh float tensor made here from the uint8 images.
+        x = x01.sub_(self.mean).div_(self.std).contiguous(memory_format=torch.channels_last)
         return add_noise(x) if "noise" in self.weak_ops else x
 
     # Crop and flip move whole pixels, so they run on the uint8 images (a quarter of the bytes)
@@ -87,17 +111,19 @@ class DeviceData:
 
     def strong(self, images: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
         x = weak_augment(images, [op for op in self.weak_ops if op != "noise"]).float().div_(255)
-        x = strong_augment(x, num_ops, cutout_fraction)
-        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = strong_augment(x, num_ops, cutout_fraction)  # a new tensor, or x itself: ours
+        return x.sub_(self.mean).div_(self.std).contiguous(memory_format=torch.channels_last)
 
     def sample_labeled(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """Uniform sampling with replacement, on the device (no host round-trip)."""
+        # index_select rather than x[idx]: the same rows, and on CPU ~20× faster for uint8 images.
         idx = torch.randint(0, len(self.labeled_x), (batch_size,), device=self.device)
-        return self.labeled_x[idx], self.labeled_y[idx]
+        return self.labeled_x.index_select(0, idx), self.labeled_y.index_select(0, idx)
 
     def sample_unlabeled(self, batch_size: int) -> UnlabeledBatch:
         idx = torch.randint(0, self.num_unlabeled, (batch_size,), device=self.device)
-        return UnlabeledBatch(idx, self.unlabeled_x[idx], self.unlabeled_y[idx])
+        x, y = self.unlabeled_x.index_select(0, idx), self.unlabeled_y.index_select(0, idx)
+        return UnlabeledBatch(idx, x, y)
 
     def eval_sets(self) -> dict[str, tuple[Tensor, Tensor]]:
         return {
