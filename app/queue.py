@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,18 @@ QUEUE = "matchlab"
 BROKER_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10, "max_retries": 1}
 
 
-@lru_cache
+_producer_lock = threading.Lock()
+
+
 def producer(broker_url: str) -> Celery:
+    # The first submissions can arrive together on several threads: importing celery (a lazy
+    # module) at the same moment in two threads fails ("cannot import name 'Celery'").
+    with _producer_lock:
+        return _producer(broker_url)
+
+
+@lru_cache
+def _producer(broker_url: str) -> Celery:
     from celery import Celery
 
     celery = Celery("matchlab-producer", broker=broker_url)

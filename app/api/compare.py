@@ -8,12 +8,12 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import select
 
 from app import crud
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.metrics import split_keys
 from app.models import Run
 from app.series import aggregate, downsample, downsample_indices, group_runs, take
 
-router = APIRouter(tags=["compare"])
+router = APIRouter(route_class=SessionRoute, tags=["compare"])
 
 MAX_COMPARE_RUNS = 500
 

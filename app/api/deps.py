@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import secrets
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -23,9 +26,52 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Opened and closed on the event loop: closing needs no worker thread (see SessionRoute).
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
+
+
+def _close_sessions(values: dict[str, Any]) -> None:
+    for value in values.values():
+        if isinstance(value, Session):
+            value.close()
+
+
+def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await endpoint(*args, **kwargs)
+            finally:
+                _close_sessions(kwargs)
+
+        return run_async
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            _close_sessions(kwargs)
+
+    return run
+
+
+class SessionRoute(APIRoute):
+    """A route whose database session is closed the moment the route function returns.
+
+    FastAPI turns a sync route's result into JSON in a worker thread *after* the function
+    returns, and ends its dependencies later still; an open session holds its pooled connection
+    all that time. Under load every worker thread then waits for a connection while every
+    connection belongs to a request waiting for a thread: 200 concurrent submissions hung until
+    the pool timed out. Routes build their results from loaded rows, so closing early is safe.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _closing_sessions(endpoint), **kwargs)
 
 
 def require_token(request: Request) -> None:

@@ -28,13 +28,13 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.api.deps import EngineDep, SettingsDep
+from app.api.deps import EngineDep, SessionRoute, SettingsDep
 from app.models import TERMINAL, MetricPoint, Run
 from app.notify import channel
 from app.schemas import RunOut
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["runs"])
+router = APIRouter(route_class=SessionRoute, tags=["runs"])
 
 POLL_SECONDS = 2.0
 KEEPALIVE_SECONDS = 15.0

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.api.deps import EngineDep, SettingsDep
+from app.api.deps import EngineDep, SessionRoute, SettingsDep
 from app.notify import WORKER_KEY_PREFIX, redis_client
 from app.queue import QUEUE
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=SessionRoute, tags=["health"])
 
 
 def _check_db(engine: Any) -> dict[str, Any]:

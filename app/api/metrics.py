@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from app import crud
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.runs import load_run
 from app.series import downsample
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(route_class=SessionRoute, tags=["metrics"])
 
 
 def split_keys(keys: str | None) -> list[str] | None:

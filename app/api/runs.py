@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
 
 from app import crud, notify
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SessionRoute, SettingsDep
 from app.models import Run, Status
 from app.queue import enqueue
 from app.schemas import RunOut, RunPage
 from ssl_core.spec import ALGORITHMS, DATASETS
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(route_class=SessionRoute, tags=["runs"])
 
 
 def load_run(session: SessionDep, run_id: int) -> Run:

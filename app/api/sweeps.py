@@ -6,13 +6,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SessionRoute, SettingsDep
 from app.models import Run, Sweep
 from app.queue import enqueue
 from app.schemas import SweepBrief, SweepIn, SweepOut, as_utc
 from app.sweeps import create_sweep
 
-router = APIRouter(tags=["sweeps"])
+router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
 
 @router.post("/sweeps", status_code=status.HTTP_201_CREATED, response_model=SweepOut)
