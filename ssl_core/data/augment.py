@@ -262,34 +262,29 @@ _RUN_ORDER = sorted(
 _RUN_RANK = [_RUN_ORDER.index(k) for k in range(len(RAND_AUGMENT_OPS))]
 
 
-def rand_augment(
-    x: Tensor, num_ops: int, return_ops: bool = False
-) -> Tensor | tuple[Tensor, Tensor]:
-    """RandAugment: each image independently gets ``num_ops`` ops with random magnitudes.
+def _inverse(order: Tensor) -> Tensor:
+    positions = torch.arange(len(order), device=order.device)
+    return torch.empty_like(order).scatter_(0, order, positions)
 
-    Loops over the 14 op kinds (not over images). Each round sorts the images by the op they
-    drew, runs each op once on its contiguous slice (the five geometric ops share one warp) and
-    puts the images back in place: two copies of the batch per round instead of one per op, and
-    one host sync for the op counts where per-op ``nonzero`` would sync 13 times a round on a
-    GPU. Images of one op keep their original order and the ops draw their random signs in op
-    order, so the result is exactly that of running each op on its own selection.
-    With ``return_ops`` also returns the chosen op indices, shape (num_ops, N).
-    """
+
+def _rand_augment_grouped(x: Tensor, num_ops: int) -> tuple[Tensor, Tensor, Tensor]:
+    """RandAugment, leaving the images grouped by their last op: (images, order, chosen ops)
+    with ``images[p]`` the augmented input image ``order[p]``."""
     n = x.shape[0]
-    kinds = len(RAND_AUGMENT_OPS)
-    chosen = torch.randint(0, kinds, (num_ops, n), device=x.device)
+    num_kinds = len(RAND_AUGMENT_OPS)
+    chosen = torch.randint(0, num_kinds, (num_ops, n), device=x.device)
     magnitudes = torch.rand(num_ops, n, device=x.device, dtype=x.dtype)
     rounds = torch.arange(num_ops, device=x.device)[:, None]
-    counts = torch.bincount((chosen + kinds * rounds).flatten(), minlength=num_ops * kinds)
-    counts = counts.view(num_ops, kinds).tolist()  # the one host sync
+    counts = torch.bincount((chosen + num_kinds * rounds).flatten(), minlength=num_ops * num_kinds)
+    counts = counts.view(num_ops, num_kinds).tolist()  # the one host sync
     rank = torch.tensor(_RUN_RANK, device=x.device)
-    positions = torch.arange(n, device=x.device)
-    place = positions  # place[i]: where image i sits in x (x is kept grouped between rounds)
+    order = torch.arange(n, device=x.device)  # x[p] is input image order[p]
     for round_ in range(num_ops):
-        order = torch.argsort(rank[chosen[round_]], stable=True)  # images, grouped by op
-        grouped = x.index_select(0, place.index_select(0, order))
+        new_order = torch.argsort(rank[chosen[round_]], stable=True)  # grouped by op
+        grouped = x.index_select(0, _inverse(order).index_select(0, new_order))
+        order = new_order
         m = magnitudes[round_].index_select(0, order)
-        pieces, signed, kinds, start, warp_start = [], [], [], 0, None
+        pieces, signed, warp_kinds, start, warp_start = [], [], [], 0, None
         for k in _RUN_ORDER:
             size = counts[round_][k]
             if not size:
@@ -302,18 +297,46 @@ def rand_augment(
             if op in _GEOMETRIC_KIND:
                 warp_start = start if warp_start is None else warp_start
                 signed.append(_signed(m_rows))  # drawn op by op, as each op would
-                kinds += [_GEOMETRIC_KIND[op]] * size
+                warp_kinds += [_GEOMETRIC_KIND[op]] * size
             else:
                 pieces.append(op(rows, m_rows))
             start += size
         if signed:
-            kind = torch.tensor(kinds, device=x.device)
+            kind = torch.tensor(warp_kinds, device=x.device)
             pieces.append(_warp(grouped[warp_start:], torch.cat(signed), kind))
         x = torch.cat(pieces)
-        place = torch.empty_like(order).scatter_(0, order, positions)  # inverse permutation
-    if num_ops:
-        x = x.index_select(0, place)  # back to the input's order
+    return x, order, chosen
+
+
+def rand_augment(
+    x: Tensor, num_ops: int, return_ops: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """RandAugment: each image independently gets ``num_ops`` ops with random magnitudes.
+
+    Loops over the 14 op kinds (not over images). Each round sorts the images by the op they
+    drew and runs each op once on its contiguous slice (the five geometric ops share one warp);
+    the images go back in place at the end: one copy of the batch per round instead of one per
+    op, and one host sync for the op counts where per-op ``nonzero`` would sync 13 times a round
+    on a GPU. Images of one op keep their original order and the ops draw their random signs in
+    op order, so the result is exactly that of running each op on its own selection.
+    With ``return_ops`` also returns the chosen op indices, shape (num_ops, N).
+    """
+    grouped, order, chosen = _rand_augment_grouped(x, num_ops)
+    x = grouped.index_select(0, _inverse(order)) if num_ops else grouped
     return (x, chosen) if return_ops else x
+
+
+def _cutout_mask(n: int, h: int, w: int, fraction: float, device: torch.device) -> Tensor:
+    """(N, 1, H, W): True inside a square of side ``fraction`` × side at a random centre."""
+    side = max(1, round(fraction * min(h, w)))
+    cy = torch.randint(0, h, (n, 1), device=device)
+    cx = torch.randint(0, w, (n, 1), device=device)
+    dy = torch.arange(h, device=device) - cy  # (N, H): row offset from the centre
+    dx = torch.arange(w, device=device) - cx  # (N, W)
+    rows, cols = dy.abs() <= side // 2, dx.abs() <= side // 2
+    if side % 2 == 0:  # an even side: drop one row and column so the square is side × side
+        rows, cols = rows & (dy < side // 2), cols & (dx < side // 2)
+    return rows[:, None, :, None] & cols[:, None, None, :]
 
 
 def cutout(x: Tensor, fraction: float) -> Tensor:
@@ -321,17 +344,26 @@ def cutout(x: Tensor, fraction: float) -> Tensor:
     if fraction <= 0:
         return x
     n, _, h, w = x.shape
-    side = max(1, round(fraction * min(h, w)))
-    cy = torch.randint(0, h, (n, 1), device=x.device)
-    cx = torch.randint(0, w, (n, 1), device=x.device)
-    dy = torch.arange(h, device=x.device) - cy  # (N, H): row offset from the centre
-    dx = torch.arange(w, device=x.device) - cx  # (N, W)
-    rows, cols = dy.abs() <= side // 2, dx.abs() <= side // 2
-    if side % 2 == 0:  # an even side: drop one row and column so the square is side × side
-        rows, cols = rows & (dy < side // 2), cols & (dx < side // 2)
-    inside = rows[:, None, :, None] & cols[:, None, None, :]  # (N, 1, H, W)
-    return torch.where(inside, GREY, x)
+    return torch.where(_cutout_mask(n, h, w, fraction, x.device), GREY, x)
 
 
 def strong_augment(x: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
     return cutout(rand_augment(x, num_ops), cutout_fraction)
+
+
+def strong_augment_normalized(
+    x: Tensor, num_ops: int, cutout_fraction: float, mean: Tensor, std: Tensor
+) -> Tensor:
+    """``(strong_augment(x) − mean) / std`` in channels_last: the same values and random draws,
+    with fewer passes over the batch. Cutout and normalisation run while the images are still
+    grouped by op, and putting them back in order writes the channels_last layout directly."""
+    grouped, order, _ = _rand_augment_grouped(x, num_ops)
+    if cutout_fraction > 0:
+        n, _, h, w = x.shape
+        inside = _cutout_mask(n, h, w, cutout_fraction, x.device).index_select(0, order)
+        grouped = torch.where(inside, GREY, grouped)
+    elif grouped is x:
+        grouped = x.clone()  # normalised in place below: never the caller's tensor
+    grouped = grouped.sub_(mean).div_(std)
+    back = grouped.permute(0, 2, 3, 1).index_select(0, _inverse(order))  # (N, H, W, C)
+    return back.permute(0, 3, 1, 2)  # (N, C, H, W), channels_last

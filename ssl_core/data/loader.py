@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssl_core.data.augment import add_noise, strong_augment, weak_augment
+from ssl_core.data.augment import add_noise, strong_augment_normalized, weak_augment
 from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
 from ssl_core.spec import RunSpec
@@ -96,23 +96,23 @@ class DeviceData:
 
     def normalize(self, x_uint8: Tensor) -> Tensor:
         """uint8 → float, normalised with the dataset's mean and std, channels_last."""
-        x = x_uint8.float().div_(255)
-        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = x_uint8.to(torch.float32, memory_format=torch.channels_last).div_(255)
+        return x.sub_(self.mean).div_(self.std)  # the values of (x − mean) / std, in place
 
     def _finish(self, x01: Tensor) -> Tensor:
-        # In place: x01 is always a fresh float tensor made here from the uint8 images.
-        x = x01.sub_(self.mean).div_(self.std).contiguous(memory_format=torch.channels_last)
+        # In place: x01 is always a fresh channels_last float tensor made here from uint8 images.
+        x = x01.sub_(self.mean).div_(self.std)
         return add_noise(x) if "noise" in self.weak_ops else x
 
     # Crop and flip move whole pixels, so they run on the uint8 images (a quarter of the bytes)
     # and the float conversion comes after: the same values as converting first.
     def weak(self, images: Tensor) -> Tensor:
-        return self._finish(weak_augment(images, self.weak_ops).float().div_(255))
+        x = weak_augment(images, self.weak_ops)
+        return self._finish(x.to(torch.float32, memory_format=torch.channels_last).div_(255))
 
     def strong(self, images: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
         x = weak_augment(images, [op for op in self.weak_ops if op != "noise"]).float().div_(255)
-        x = strong_augment(x, num_ops, cutout_fraction)  # a new tensor, or x itself: ours
-        return x.sub_(self.mean).div_(self.std).contiguous(memory_format=torch.channels_last)
+        return strong_augment_normalized(x, num_ops, cutout_fraction, self.mean, self.std)
 
     def sample_labeled(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """Uniform sampling with replacement, on the device (no host round-trip)."""
