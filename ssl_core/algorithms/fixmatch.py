@@ -40,5 +40,6 @@ class FixMatch(Algorithm):
         loss = loss_x + self.hp.unlabeled_weight * loss_u
 
         used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
-        weight = torch.tensor(self.hp.unlabeled_weight, device=self.device)
+        # torch.full, not torch.tensor: a copy from the host would wait for the GPU each step.
+        weight = torch.full((), self.hp.unlabeled_weight, device=self.device)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(probs))

@@ -7,6 +7,7 @@ with an independent op and magnitude per image, then Cutout.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -15,6 +16,13 @@ from torch import Tensor
 
 NOISE_STD = 0.15  # the seed's GaussianNoise, in normalised units
 GREY = 0.5  # fill for Cutout and for pixels that geometric ops bring in
+
+
+@functools.cache
+def _constant(values: tuple, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """A small constant tensor, made once per device: copying it from the host on every call
+    would make the host wait for the GPU each time."""
+    return torch.tensor(values, device=device, dtype=dtype)
 
 
 def _reflect(q: Tensor, size: int) -> Tensor:
@@ -88,7 +96,7 @@ def _blend(a: Tensor, b: Tensor, factor: Tensor) -> Tensor:
 def _grey(x: Tensor) -> Tensor:
     if x.shape[1] == 1:
         return x
-    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype)
+    weights = _constant((0.299, 0.587, 0.114), x.device, x.dtype)
     return (x * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
@@ -151,7 +159,7 @@ def op_brightness(x: Tensor, m: Tensor) -> Tensor:
 
 def op_sharpness(x: Tensor, m: Tensor) -> Tensor:
     """Blend with PIL's SMOOTH filter (3×3, centre 5, the rest 1, over 13)."""
-    kernel = torch.tensor([[1, 1, 1], [1, 5, 1], [1, 1, 1]], device=x.device, dtype=x.dtype) / 13
+    kernel = _constant(((1, 1, 1), (1, 5, 1), (1, 1, 1)), x.device, x.dtype) / 13
     h, w = x.shape[2:]
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
     # The 3×3 sum as nine multiply-adds in row-major order: what a depthwise conv2d computes
@@ -277,7 +285,7 @@ def _rand_augment_grouped(x: Tensor, num_ops: int) -> tuple[Tensor, Tensor, Tens
     rounds = torch.arange(num_ops, device=x.device)[:, None]
     counts = torch.bincount((chosen + num_kinds * rounds).flatten(), minlength=num_ops * num_kinds)
     counts = counts.view(num_ops, num_kinds).tolist()  # the one host sync
-    rank = torch.tensor(_RUN_RANK, device=x.device)
+    rank = _constant(tuple(_RUN_RANK), x.device, torch.long)
     order = torch.arange(n, device=x.device)  # x[p] is input image order[p]
     for round_ in range(num_ops):
         new_order = torch.argsort(rank[chosen[round_]], stable=True)  # grouped by op
@@ -297,13 +305,12 @@ def _rand_augment_grouped(x: Tensor, num_ops: int) -> tuple[Tensor, Tensor, Tens
             if op in _GEOMETRIC_KIND:
                 warp_start = start if warp_start is None else warp_start
                 signed.append(_signed(m_rows))  # drawn op by op, as each op would
-                warp_kinds += [_GEOMETRIC_KIND[op]] * size
+                warp_kinds.append(_kind(m_rows, _GEOMETRIC_KIND[op]))
             else:
                 pieces.append(op(rows, m_rows))
             start += size
         if signed:
-            kind = torch.tensor(warp_kinds, device=x.device)
-            pieces.append(_warp(grouped[warp_start:], torch.cat(signed), kind))
+            pieces.append(_warp(grouped[warp_start:], torch.cat(signed), torch.cat(warp_kinds)))
         x = torch.cat(pieces)
     return x, order, chosen
 
