@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Target 6: targets 1 and 3 on a GPU, in one run of a few minutes.
+#
+# Data lives on the device as uint8 and is augmented there (DeviceData); precision "auto" means
+# bf16 autocast on CUDA; the nets are channels_last. train_speed runs twice, eager and with
+# torch.compile applied to the model and to the floor's copy of it (the bench applies it: the
+# library has no compile switch yet), so the log shows where compile helps.
+# Target: a FixMatch WRN-28-2 μ=7 step <= 20 ms on one H100 (printed with the card's name).
+#
+#   bash bench/gpu.sh                          # on a GPU machine
+#   DEVICE=cpu bash bench/gpu.sh --quick       # the same code paths on the CPU, in seconds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+DEVICE=${DEVICE:-cuda}
+OUT=${OUT:-bench-gpu-$(date +%Y%m%d-%H%M%S).log}
+STEPS=${STEPS:-20}
+
+{
+  echo "# bench/gpu.sh on $(hostname), $(date -Iseconds), DEVICE=$DEVICE, args: $*"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  fi
+  "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  "$PY" bench/train_speed.py --device "$DEVICE" --steps "$STEPS" --warmup 3 "$@"
+  "$PY" bench/train_speed.py --device "$DEVICE" --steps "$STEPS" --warmup 3 --compile "$@"
+  "$PY" bench/augment_speed.py --device "$DEVICE" --rounds 50 "$@"
+} 2>&1 | tee "$OUT"
+echo "log: $OUT"
