@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-cuda}
-OUT=${OUT:-bench-gpu-$(date +%Y%m%d-%H%M%S).log}
+OUT=${OUT:-bench/results/gpu-$(date +%Y%m%d-%H%M%S).log}
 STEPS=${STEPS:-20}
 
 {
