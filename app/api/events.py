@@ -9,8 +9,10 @@ Events (``data`` is JSON):
   epochs after it.
 - ``progress``: ``{"epoch", "step", "total_steps", "progress"}`` every few seconds while training.
 
-Live updates arrive through Redis pub/sub; the stream also re-reads the database whenever it has
-been quiet for a couple of seconds, so a lost notification (or no Redis) only delays an update.
+Live updates arrive through Redis pub/sub: progress and the next epoch go out straight from the
+message (50 pages on one run cost the database nothing per epoch); a status change or a gap in
+the epochs is read back from the database, and so is everything every couple of seconds, so a
+lost notification (or no Redis) only delays an update.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from anyio import to_thread
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
 
 POLL_SECONDS = 2.0
+# With live notifications, the database is only a safety net (a notification lost in a Redis
+# restart); reading it every 2 s for each of 50 open pages cost the web server more than all
+# the notifications together.
+LIVE_POLL_SECONDS = 10.0
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -75,7 +82,7 @@ async def event_stream(
     run_id: int,
     after_epoch: int,
     is_disconnected: Callable[[], Awaitable[bool]],
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
 ) -> AsyncIterator[str]:
     client = aioredis.from_url(redis_url, socket_connect_timeout=2)
     pubsub = client.pubsub()
@@ -85,39 +92,55 @@ async def event_stream(
     except aioredis.RedisError as exc:
         log.warning("live updates off for run %s (%s); polling the database", run_id, exc)
         pubsub = None
+    if poll_seconds is None:
+        poll_seconds = POLL_SECONDS if pubsub is None else LIVE_POLL_SECONDS
     try:
-        last_run: dict[str, Any] | None = None
+        last_run: dict[str, Any] = {}
         last_epoch = after_epoch
-        quiet = 0.0
+        read_db, next_read, last_sent = True, 0.0, time.monotonic()
         while True:
-            run, epochs = await to_thread.run_sync(snapshot, engine, run_id, last_epoch)
-            if run is None:
-                return
-            changed = last_run is None or any(
-                run[k] != last_run[k] for k in ("status", "cancel_requested")
-            )
-            if changed and run["status"] not in TERMINAL:
-                yield sse("status", run)
-            for epoch in epochs:
-                last_epoch = epoch["epoch"]
-                yield sse("epoch", epoch, event_id=last_epoch)
-            if run["status"] in TERMINAL:
-                yield sse("status", run)  # the final state, after the last epoch
-                return
-            if last_run is not None and run["step"] != last_run["step"]:
-                yield sse("progress", _progress(run))
-            last_run = run
-            message = await _next_message(pubsub, poll_seconds)
-            while message is not None:
-                if message["event"] == "progress":
-                    last_run = {**last_run, **message["data"]}
-                    yield sse("progress", message["data"])
-                    message = await _next_message(pubsub, 0)
-                else:
-                    break  # epochs and status changes are read back from the database
-            quiet = 0.0 if message else quiet + poll_seconds
-            if quiet >= KEEPALIVE_SECONDS:
-                quiet = 0.0
+            out: list[str] = []
+            if read_db or time.monotonic() >= next_read:
+                run, epochs = await to_thread.run_sync(snapshot, engine, run_id, last_epoch)
+                if run is None:
+                    return
+                changed = not last_run or any(
+                    run[k] != last_run[k] for k in ("status", "cancel_requested")
+                )
+                if changed and run["status"] not in TERMINAL:
+                    out.append(sse("status", run))
+                for epoch in epochs:
+                    last_epoch = epoch["epoch"]
+                    out.append(sse("epoch", epoch, event_id=last_epoch))
+                if run["status"] in TERMINAL:
+                    for chunk in out:
+                        yield chunk
+                    yield sse("status", run)  # the final state, after the last epoch
+                    return
+                if last_run and run["step"] != last_run["step"]:
+                    out.append(sse("progress", _progress(run)))
+                last_run, read_db = run, False
+                next_read = time.monotonic() + poll_seconds
+            else:
+                message = await _next_message(pubsub, max(0.0, next_read - time.monotonic()))
+                event, data = (message["event"], message["data"]) if message else (None, None)
+                if event == "progress":
+                    last_run = {**last_run, **data}
+                    out.append(sse("progress", data))
+                elif event == "epoch" and data["epoch"] == last_epoch + 1:
+                    # The sink publishes after its commit: this is what the database holds.
+                    # Taking it from the message spares one read per page per epoch.
+                    last_epoch = data["epoch"]
+                    out.append(sse("epoch", data, event_id=last_epoch))
+                elif event is not None and not (event == "epoch" and data["epoch"] <= last_epoch):
+                    # A status change, a missed epoch, or no Redis: the database has it.
+                    read_db = True
+            for chunk in out:
+                yield chunk
+            if out:
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
                 yield ": keepalive\n\n"
             if await is_disconnected():
                 return
@@ -134,8 +157,10 @@ async def _next_message(pubsub: Any, timeout: float) -> dict[str, Any] | None:
     try:
         raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
     except aioredis.RedisError:
-        await asyncio.sleep(timeout)
-        return None
+        # Redis went away (it reconnects on a later call): read the database at the pace used
+        # without Redis, not after the long wait meant for a live subscription.
+        await asyncio.sleep(min(timeout, POLL_SECONDS))
+        return {"event": "lost", "data": None}
     return json.loads(raw["data"]) if raw else None
 
 
@@ -150,12 +175,16 @@ async def run_events(
     engine: EngineDep,
     settings: SettingsDep,
     run_id: int,
+    after: int = Query(0, ge=0, description="skip the epochs up to this one (already shown)"),
     last_event_id: str | None = Header(None),
 ) -> StreamingResponse:
     """Server-sent events: replay, then live epochs, progress and status; closes when done."""
     if not await to_thread.run_sync(_exists, engine, run_id):
         raise HTTPException(404, f"run {run_id} not found")
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    # A page sends ?after= for the epochs it drew from the HTML; its EventSource adds
+    # Last-Event-ID when it reconnects: the later of the two wins.
+    if last_event_id and last_event_id.isdigit():
+        after = max(after, int(last_event_id))
     stream = event_stream(engine, settings.redis_url, run_id, after, request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

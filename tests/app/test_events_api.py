@@ -14,10 +14,13 @@ from tests.worker.conftest import FakeTrain
 from worker.runner import run_training
 
 
-def read_events(client, run_id: int, headers: dict | None = None) -> list[tuple[str, dict, str]]:
+def read_events(
+    client, run_id: int, headers: dict | None = None, query: str = ""
+) -> list[tuple[str, dict, str]]:
     """All events of the stream as (event, data, id), until the server closes it."""
     out, event, data, event_id = [], None, None, ""
-    with client.stream("GET", f"/api/runs/{run_id}/events", headers=headers or {}) as response:
+    url = f"/api/runs/{run_id}/events{query}"
+    with client.stream("GET", url, headers=headers or {}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
@@ -46,6 +49,11 @@ def test_finished_run_replays_epochs_then_status_and_closes(client, engine):
     # A reconnect with Last-Event-ID gets only what came after.
     again = read_events(client, run_id, headers={"Last-Event-ID": "1"})
     assert [(e, d.get("epoch")) for e, d, _ in again] == [("epoch", 2), ("status", 2)]
+    # A page asks for the epochs after those it drew from the HTML; a reconnect's header wins.
+    drawn = read_events(client, run_id, query="?after=1")
+    assert [(e, d.get("epoch")) for e, d, _ in drawn] == [("epoch", 2), ("status", 2)]
+    both = read_events(client, run_id, headers={"Last-Event-ID": "2"}, query="?after=1")
+    assert [e for e, _, _ in both] == ["status"]
 
 
 def test_live_run_streams_status_epochs_and_closes_when_done(client, engine, settings):
