@@ -51,6 +51,27 @@ def test_duplicate_delivery_does_nothing(settings, engine, make_run):
     assert point_count(engine, run_id) == 3 * len(METRIC_KEYS)
 
 
+def test_deliveries_arriving_together_train_the_run_once(settings, engine, make_run):
+    # Eight workers handed the same run at the same moment: one claim wins, on a real SQLite file.
+    run_id = make_run()
+    fakes = [FakeTrain(step_seconds=0.01) for _ in range(8)]
+    start = threading.Barrier(len(fakes))
+    results: list[str | None] = []
+
+    def deliver(fake: FakeTrain) -> None:
+        start.wait()
+        results.append(run_training(run_id, settings=settings, train=fake))
+
+    threads = [threading.Thread(target=deliver, args=(fake,)) for fake in fakes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results, key=str) == [None] * 7 + [Status.succeeded]
+    assert sum(len(fake.calls) for fake in fakes) == 1
+    assert point_count(engine, run_id) == 3 * len(METRIC_KEYS)
+
+
 def test_missing_run_does_nothing(settings):
     assert run_training(12345, settings=settings, train=FakeTrain()) is None
 
