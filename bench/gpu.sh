@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-bench/results/gpu-$(date +%Y%m%d-%H%M%S).log}
+mkdir -p "$(dirname "$OUT")"
 STEPS=${STEPS:-20}
 
 {

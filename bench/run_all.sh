@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-bench/results/cpu-$(date +%Y%m%d-%H%M%S).log}
+mkdir -p "$(dirname "$OUT")"
 Q=()
 [ -n "${QUICK:-}" ] && Q=(--quick)
 step() { "$PY" "$@" || echo "FAILED (exit $?): $*"; }  # one failure must not hide the rest

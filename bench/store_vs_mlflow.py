@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="timed reads of each kind")
     p.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/mlflow-venv"))
     p.add_argument("--no-mlflow", action="store_true", help="matchlab's side only")
+    p.add_argument("--profile", action="store_true", help="cProfile of matchlab's ingestion only")
     p.add_argument("--quick", action="store_true", help="3 runs × 20 epochs, 5 × 50 big")
     args = p.parse_args(argv)
     if args.quick:
@@ -190,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         redis = start_redis(redis_port, work / "redis", persist=False)
         settings = Settings(home=work / "home", redis_url=f"redis://127.0.0.1:{redis_port}/0")
         mlflow = None
+        if args.profile:
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as prof:
+                done = ingest(settings, None, args.runs, args.epochs)
+            print(f"# cProfile of RunSink ingestion: {args.runs} runs × {args.epochs} epochs")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+            redis.terminate()
+            return 0
         if not args.no_mlflow:
             exe = ensure_mlflow(args.mlflow_venv)
             print(f"# {mlflow_version(exe)}, SQLite backend store, 127.0.0.1")
