@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         None,
         description="when set, POST and DELETE under /api need 'Authorization: Bearer <token>'",
     )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="request bodies larger than this get 413"
+    )
     # How often a training run writes its step and heartbeat and looks at its cancel flag.
     heartbeat_seconds: float = Field(3.0, gt=0)
     # A `running` run whose heartbeat is older than this is taken to have lost its worker.

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api import api_router
+from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
 from app.crud import Conflict, InvalidInput
 from app.db import get_engine
@@ -20,9 +21,28 @@ log = logging.getLogger(__name__)
 def _field(loc: tuple) -> str:
     # ("body", "grid", "hparams.threshold") → "grid.hparams.threshold"; ("query", "limit") → "limit"
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts)
+
+
+def _message(error: dict) -> str:
+    if tuple(error["loc"]) == ("body",) and error["type"] in ("dict_type", "missing"):
+        return "send a JSON object, with Content-Type: application/json"
+    return error["msg"]
+
+
+def _bad_json(errors: list[dict]) -> JSONResponse | None:
+    """400 for a body that is not JSON at all (FastAPI would call it a 422 at field "0")."""
+    for error in errors:
+        if error["type"] == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "it does not parse")
+            message = f"the body is not valid JSON ({reason}, at character {error['loc'][-1]})"
+            return JSONResponse(
+                {"detail": [{"field": "body", "message": message}]},
+                status.HTTP_400_BAD_REQUEST,
+            )
+    return None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -33,8 +53,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        bad_json = _bad_json(list(exc.errors()))
+        if bad_json is not None:
+            return bad_json
+        errors = [{"field": _field(e["loc"]), "message": _message(e)} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(OverflowError)
+    async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        # An integer too large for the database (an id in a page's URL, say): the caller's fault.
+        message = f"a number in the request is out of range ({exc})"
+        return JSONResponse(
+            {"detail": [{"field": "", "message": message}]}, status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
 
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
@@ -54,6 +85,7 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _install_error_handlers(app)
     app.include_router(api_router)
     if pages and importlib.util.find_spec("app.pages") is not None:

@@ -8,7 +8,8 @@ with a message that names the field and says what would be valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -76,6 +77,15 @@ DATASETS: dict[str, DatasetInfo] = {
 UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def _leaf_types(annotation: Any) -> set[Any]:
+    """``Annotated[float, ...] | None`` → {float, NoneType}."""
+    if get_origin(annotation) is Annotated:
+        return _leaf_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_leaf_types(arg) for arg in get_args(annotation)))
+    return {annotation}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
@@ -133,6 +143,19 @@ PARAMS_BY_ALGORITHM: dict[str, type[BaseModel]] = {
     "fixmatch": FixMatchParams,
     "flexmatch": FlexMatchParams,
 }
+
+
+def _refuse_booleans(values: dict[str, Any], model: type[BaseModel] | None, prefix: str) -> None:
+    """Pydantic would read JSON true as 1 in a number field (``batch_size: true``): a mistake,
+    never a meaning. (Text stays convertible: the HTML forms send every value as text.)"""
+    for key, value in values.items():
+        field = model.model_fields.get(key) if model is not None else None
+        if isinstance(value, bool) and field is not None:
+            types = _leaf_types(field.annotation)
+            if bool not in types and types & {int, float}:
+                raise ValueError(f"{prefix}{key}: must be a number, not {str(value).lower()}")
+
+
 DEFAULT_UNLABELED_RATIO = {"supervised": 0, "mixmatch": 1, "fixmatch": 7, "flexmatch": 7}
 
 
@@ -176,7 +199,10 @@ class RunSpec(_Strict):
             if isinstance(hparams, BaseModel):
                 hparams = hparams.model_dump()
             if isinstance(hparams, dict):
+                _refuse_booleans(hparams, PARAMS_BY_ALGORITHM.get(data["algorithm"]), "hparams.")
                 data["hparams"] = {**hparams, "algorithm": data["algorithm"]}
+        if isinstance(data, dict):
+            _refuse_booleans(data, cls, "")
         return data
 
     @field_validator("weak_augment")
@@ -342,8 +368,8 @@ def error_messages(error: ValidationError | ValueError) -> list[dict[str, str]]:
         return [{"field": field if message else "", "message": message or text}]
     out = []
     for item in error.errors(include_url=False):
-        if item["type"] == "missing" and tuple(item["loc"]) == ("hparams",):
-            continue  # only ever missing when `algorithm` is, which is reported already
+        if item["type"] in ("missing", "union_tag_invalid") and tuple(item["loc"]) == ("hparams",):
+            continue  # only when `algorithm` is missing or unknown, which is reported already
         # Drop the discriminator tag pydantic puts in union locations (hparams.mixmatch.x).
         loc = [str(p) for p in item["loc"] if str(p) not in ALGORITHMS]
         message = item["msg"].removeprefix("Value error, ")

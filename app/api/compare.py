@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlmodel import select
 
 from app import crud
-from app.api.deps import SessionDep, SessionRoute
+from app.api.deps import MAX_ID, SessionDep, SessionRoute
 from app.api.metrics import split_keys
 from app.models import Run
 from app.series import aggregate, downsample, downsample_indices, group_runs, take
@@ -24,7 +24,7 @@ def _run_ids(runs: str | None) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
+        if not part.isdigit() or not 1 <= int(part) <= MAX_ID:
             raise crud.InvalidInput([{"field": "runs", "message": f"not a run id: {part!r}"}])
         ids.append(int(part))
     return list(dict.fromkeys(ids))
@@ -34,7 +34,7 @@ def _run_ids(runs: str | None) -> list[int]:
 def compare(
     session: SessionDep,
     runs: str | None = Query(None, description="comma-separated run ids", examples=["1,2,3"]),
-    sweep: int | None = Query(None, description="add every run of this sweep"),
+    sweep: int | None = Query(None, ge=1, le=MAX_ID, description="add every run of this sweep"),
     keys: str = Query("val/top1", description="comma-separated metric keys"),
     group_by: str | None = Query(
         None,

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -16,6 +16,8 @@ from sqlmodel import Session
 from app.config import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
+MAX_ID = 2**63 - 1
 
 
 def get_settings(request: Request) -> Settings:
@@ -91,6 +93,8 @@ def require_token(request: Request) -> None:
         )
 
 
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run id")]
+SweepId = Annotated[int, Path(ge=1, le=MAX_ID, description="a sweep id")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -31,7 +31,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.api.deps import EngineDep, SessionRoute, SettingsDep
+from app.api.deps import EngineDep, RunId, SessionRoute, SettingsDep
 from app.models import TERMINAL, MetricPoint, Run
 from app.notify import channel
 from app.schemas import RunOut
@@ -174,7 +174,7 @@ async def run_events(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    run_id: int,
+    run_id: RunId,
     after: int = Query(0, ge=0, description="skip the epochs up to this one (already shown)"),
     last_event_id: str | None = Header(None),
 ) -> StreamingResponse:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from app import crud
-from app.api.deps import SessionDep, SessionRoute
+from app.api.deps import RunId, SessionDep, SessionRoute
 from app.api.runs import load_run
 from app.series import downsample
 
@@ -24,7 +24,7 @@ def split_keys(keys: str | None) -> list[str] | None:
 @router.get("/runs/{run_id}/metrics")
 def run_metrics(
     session: SessionDep,
-    run_id: int,
+    run_id: RunId,
     keys: str | None = Query(None, description="comma-separated metric keys; default all"),
     max_points: int | None = Query(
         None, ge=2, le=100_000, description="downsample each series to at most this many points"
@@ -44,7 +44,7 @@ def run_metrics(
 
 
 @router.get("/runs/{run_id}/metrics.csv", response_class=Response)
-def run_metrics_csv(session: SessionDep, run_id: int) -> Response:
+def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
     run = load_run(session, run_id)
     series = crud.load_points(session, [run.id])[run.id]

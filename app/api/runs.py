@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
 
 from app import crud, notify
-from app.api.deps import SessionDep, SessionRoute, SettingsDep
+from app.api.deps import MAX_ID, RunId, SessionDep, SessionRoute, SettingsDep
 from app.models import Run, Status
 from app.queue import enqueue
 from app.schemas import RunOut, RunPage
@@ -68,10 +68,10 @@ def list_runs(
     status_: str | None = Query(None, alias="status", description="comma-separated statuses"),
     algorithm: str | None = Query(None, description="comma-separated algorithms"),
     dataset: str | None = Query(None, description="comma-separated datasets"),
-    sweep: int | None = Query(None, description="only runs of this sweep"),
+    sweep: int | None = Query(None, ge=1, le=MAX_ID, description="only runs of this sweep"),
     q: str | None = Query(None, max_length=200, description="text in the name or error"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> RunPage:
     runs, total = crud.list_runs(
         session,
@@ -88,12 +88,12 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-def get_run(session: SessionDep, run_id: int) -> RunOut:
+def get_run(session: SessionDep, run_id: RunId) -> RunOut:
     return RunOut.of(load_run(session, run_id))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
-def cancel_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOut:
+def cancel_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunOut:
     """Queued: cancelled at once. Running: stops within a few seconds, keeping its metrics."""
     run = crud.cancel_run(session, load_run(session, run_id), settings.stale_after_seconds)
     out = RunOut.of(run)
@@ -102,7 +102,7 @@ def cancel_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOu
 
 
 @router.post("/runs/{run_id}/retry", status_code=status.HTTP_201_CREATED, response_model=RunOut)
-def retry_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOut:
+def retry_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunOut:
     """A new run with the same spec; the finished one stays as it was."""
     run = crud.retry_run(session, load_run(session, run_id))
     enqueue(settings.redis_url, run.id)
@@ -110,7 +110,7 @@ def retry_run(session: SessionDep, settings: SettingsDep, run_id: int) -> RunOut
 
 
 @router.delete("/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_run(session: SessionDep, settings: SettingsDep, run_id: int) -> Response:
+def delete_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> Response:
     """Delete a run that is not running, with its metrics and checkpoints (409 while running)."""
     crud.delete_run(session, load_run(session, run_id), settings.runs_dir)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.api.deps import SessionDep, SessionRoute, SettingsDep
+from app.api.deps import MAX_ID, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.models import Run, Sweep
 from app.queue import enqueue
 from app.schemas import SweepBrief, SweepIn, SweepOut, as_utc
@@ -32,7 +32,7 @@ def submit_sweep(session: SessionDep, settings: SettingsDep, body: SweepIn) -> S
 def list_sweeps(
     session: SessionDep,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> list[SweepBrief]:
     sweeps = session.exec(
         select(Sweep).order_by(col(Sweep.id).desc()).limit(limit).offset(offset)
@@ -60,7 +60,7 @@ def list_sweeps(
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut)
-def get_sweep(session: SessionDep, sweep_id: int) -> SweepOut:
+def get_sweep(session: SessionDep, sweep_id: SweepId) -> SweepOut:
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"sweep {sweep_id} not found")
