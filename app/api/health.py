@@ -39,7 +39,7 @@ def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {"ok": True, "queued_messages": queued}, sorted(workers, key=lambda w: w["name"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "the database or Redis does not answer"}})
 def health(engine: EngineDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
     """``ok`` needs the database and the broker; zero workers only means runs wait in the queue."""
     database = _check_db(engine)
