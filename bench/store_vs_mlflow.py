@@ -196,8 +196,16 @@ def main(argv: list[str] | None = None) -> int:
             import pstats
 
             with cProfile.Profile() as prof:
-                done = ingest(settings, None, args.runs, args.epochs)
+                ingest(settings, None, args.runs, args.epochs)
             print(f"# cProfile of RunSink ingestion: {args.runs} runs × {args.epochs} epochs")
+            pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+            big = Settings(home=work / "big", redis_url=settings.redis_url)
+            ids = ",".join(map(str, bulk_points(big, args.big_runs, args.big_epochs)))
+            with TestClient(create_app(big)) as client, cProfile.Profile() as prof:
+                client.get(f"/api/compare?runs={ids}&keys={','.join(READ_KEYS)}")
+            print(
+                f"# cProfile of GET /api/compare, {args.big_runs} runs × {args.big_epochs} epochs"
+            )
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
             redis.terminate()
             return 0
