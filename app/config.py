@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(None, description="datasets; default: data/ under home")
     api_token: str | None = Field(
         None,
-        description="when set, POST and DELETE under /api need 'Authorization: Bearer <token>'",
+        description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "
+        "login with it (see app/auth.py)",
+    )
+    public_reads: bool = Field(
+        False, description="with a token set, let anyone read (pages and GET /api) without it"
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="request bodies larger than this get 413"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from app import auth
 from app.api import api_router
 from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
@@ -34,7 +35,10 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     install_openapi(app)
     app.include_router(api_router)
     if pages and importlib.util.find_spec("app.pages") is not None:
-        from app import pages
+        from app import login, pages
+        from app.web import templates
 
-        app.include_router(pages.router)
+        templates.env.globals.update(csrf_field=auth.csrf_field, logged_in=auth.logged_in)
+        app.include_router(login.router)
+        app.include_router(pages.router, dependencies=[Depends(auth.require_page_access)])
     return app

@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Depends
 
 from app.api import compare, events, health, metrics, runs, sweeps
-from app.api.deps import require_token
+from app.auth import require_api_access
 from app.errors import ERROR_RESPONSES
 
-api_router = APIRouter(
-    prefix="/api", dependencies=[Depends(require_token)], responses=ERROR_RESPONSES
-)
-for module in (runs, metrics, events, sweeps, compare, health):
-    api_router.include_router(module.router)
+api_router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+# Health stays open with a token set: load balancers and compose health checks hold none.
+api_router.include_router(health.router)
+for module in (runs, metrics, events, sweeps, compare):
+    api_router.include_router(module.router, dependencies=[Depends(require_api_access)])

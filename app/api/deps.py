@@ -1,21 +1,19 @@
-"""Request dependencies: settings, a DB session per request, the optional API token."""
+"""Request dependencies: settings, a DB session per request (closed early: SessionRoute), ids."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.config import Settings
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
 MAX_ID = 2**63 - 1
 
@@ -74,23 +72,6 @@ class SessionRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _closing_sessions(endpoint), **kwargs)
-
-
-def require_token(request: Request) -> None:
-    """With MATCHLAB_API_TOKEN set, changes need ``Authorization: Bearer <token>``.
-
-    Reads stay open so the pages can poll metrics without holding the token.
-    """
-    token = request.app.state.settings.api_token
-    if not token or request.method not in WRITE_METHODS:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "this server needs 'Authorization: Bearer <MATCHLAB_API_TOKEN>' for changes",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run id")]

@@ -171,7 +171,7 @@ def test_delete_removes_run_points_and_folder_and_refuses_running(client, engine
     assert submit(client)["id"] == run["id"] + 1
 
 
-def test_api_token_guards_changes_only(settings, client):
+def test_api_token_guards_changes_and_reads(settings, client):
     from fastapi.testclient import TestClient
 
     from app.main import create_app
@@ -187,7 +187,8 @@ def test_api_token_guards_changes_only(settings, client):
     assert (
         guarded.post("/api/runs", json={"algorithm": "fixmatch"}, headers=right).status_code == 201
     )
-    assert guarded.get("/api/runs").status_code == 200
+    assert guarded.get("/api/runs").status_code == 401  # reads too (tests/security has more)
+    assert guarded.get("/api/runs", headers=right).status_code == 200
 
 
 def test_openapi_lists_every_endpoint_of_the_design(client):
