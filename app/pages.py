@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session, col, select
 
 from app import crud, notify
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SessionRoute, SettingsDep
 from app.charts import run_charts
 from app.models import Run, Status, Sweep
 from app.pages_charts import router as charts_router
@@ -27,7 +27,7 @@ from app.series import downsample
 from app.web import STATIC_FILES, local_path, redirect, render
 from ssl_core.spec import ALGORITHMS, DATASETS, flatten_spec
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 router.include_router(forms_router)
 router.include_router(charts_router)
 

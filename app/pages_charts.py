@@ -19,7 +19,7 @@ from starlette.datastructures import QueryParams
 
 from app import crud
 from app.api.compare import compare as compare_api
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.sweeps import get_sweep
 from app.charts import compare_figures, compare_lines, lines_csv_rows
 from app.models import Run
@@ -27,7 +27,7 @@ from app.schemas import as_utc
 from app.sweep_charts import SUMMARY_METRICS, sweep_figures
 from app.web import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 MAX_POINTS = 400  # per series: enough for a smooth curve
 POINTS_PER_CHART = 12_000  # many runs share this, so 50 runs × 1,000 epochs stay quick to draw

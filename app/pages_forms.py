@@ -13,13 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import crud, forms
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SessionRoute, SettingsDep
 from app.queue import enqueue
 from app.sweeps import MAX_SWEEP_RUNS, create_sweep
 from app.web import redirect, render
 from ssl_core.spec import ALGORITHMS, PRESETS, RunSpec
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 GRID_ROWS = 4
 # Suggestions for the swept-field inputs: every spec field a sweep can vary.
