@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="timed reads of each kind")
     p.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/mlflow-venv"))
     p.add_argument("--no-mlflow", action="store_true", help="matchlab's side only")
-    p.add_argument("--profile", action="store_true", help="cProfile of matchlab's ingestion only")
+    p.add_argument(
+        "--profile", action="store_true", help="cProfile matchlab's ingestion and compare"
+    )
     p.add_argument("--quick", action="store_true", help="3 runs × 20 epochs, 5 × 50 big")
     args = p.parse_args(argv)
     if args.quick:
@@ -201,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
             big = Settings(home=work / "big", redis_url=settings.redis_url)
             ids = ",".join(map(str, bulk_points(big, args.big_runs, args.big_epochs)))
-            with TestClient(create_app(big)) as client, cProfile.Profile() as prof:
-                client.get(f"/api/compare?runs={ids}&keys={','.join(READ_KEYS)}")
-            print(
-                f"# cProfile of GET /api/compare, {args.big_runs} runs × {args.big_epochs} epochs"
-            )
+            from app.api.compare import compare  # the route's function, in this thread
+
+            with Session(get_engine(big)) as session, cProfile.Profile() as prof:
+                compare(session, ids, None, ",".join(READ_KEYS), None, None, "epoch")
+            print(f"# cProfile of /api/compare's function, {args.big_runs} × {args.big_epochs}")
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
             redis.terminate()
             return 0
