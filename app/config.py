@@ -60,7 +60,8 @@ class Settings(BaseSettings):
         return self.data_dir or self.home / "data"
 
     def run_dir(self, run_id: int) -> Path:
-        return self.runs_dir / str(run_id)
+        # Only ever a number under runs/: int() refuses "../elsewhere" before it becomes a path.
+        return self.runs_dir / str(int(run_id))
 
 
 @lru_cache

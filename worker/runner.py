@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -25,6 +26,7 @@ from app.db import get_engine
 from app.models import Run, Status, utcnow
 from app.queue import enqueue
 from app.schemas import RunOut
+from ssl_core.spec import error_messages
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,9 @@ def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Ru
 def describe_error(exc: BaseException) -> str:
     """First line for lists (``Type: message``), then the traceback for the run page."""
     message = str(exc).strip() or repr(exc)
+    if isinstance(exc, ValidationError):
+        # A stored spec that no longer validates: pydantic's own text spans lines and links.
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in error_messages(exc))
     head = f"{type(exc).__name__}: {message}"
     trace = "".join(traceback.format_exception(exc)).rstrip()
     return f"{head}\n\n{trace}"
