@@ -45,7 +45,8 @@ def one_thread_on_cpu(device: torch.device) -> Iterator[None]:
     It is hundreds of small ops. On a CPU shared with other jobs each multi-threaded op can wait
     a whole scheduler slice for a descheduled worker thread: a 448-image strong view took 1.2 s
     with 2 threads against 15 ms with one. Next to the network's forward and backward, one
-    thread costs nothing that matters, and it never falls off that cliff.
+    thread costs nothing that matters, and it never falls off that cliff. (torch's thread count
+    is per process: this suits one training per process, which is how the worker runs them.)
     """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads == 1:
