@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from app.redis_server import free_port, start_redis
+from tests.browser.conftest import browser  # noqa: F401  (Chromium, for the browser tests here)
 from tests.e2e.conftest import Stack
 
 TERMINAL = ("succeeded", "failed", "cancelled")
