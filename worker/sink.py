@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -22,6 +23,13 @@ from app import notify
 from app.models import MetricPoint, Run, Status, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    table = MetricPoint.__table__
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 class MetricNotFinite(RuntimeError):
@@ -132,38 +140,30 @@ class RunSink:
                 skipped.append(key)  # e.g. an accuracy over an empty set: no point to plot
                 continue
             points.append(
-                MetricPoint(
-                    run_id=self.run_id, key=key, epoch=epoch, step=step,
-                    wall_time=wall_time, value=value,
-                )
+                {"run_id": self.run_id, "key": key, "epoch": epoch, "step": step,
+                 "wall_time": wall_time, "value": value}
             )  # fmt: skip
         if skipped:
             log.info("run %s epoch %s: not stored (not finite): %s", self.run_id, epoch, skipped)
         summary = update_summary(self.summary, epoch, metrics)
-        with Session(self.engine) as session:
-            # A resume replays the checkpoint's epoch: keep its points if they reached the store
-            # before the crash (with the time that epoch really ended), add them if not.
-            stored = session.exec(
-                select(MetricPoint.id).where(
-                    col(MetricPoint.run_id) == self.run_id, col(MetricPoint.epoch) == epoch
-                )
-            ).first()
-            if stored is None:
-                session.add_all(points)
-            changed = session.exec(
+        # Core statements on one connection, not ORM objects: this runs every epoch of every run,
+        # and object construction was most of its cost.
+        with self.engine.begin() as conn:
+            row = conn.execute(
                 update(Run)
                 .where(col(Run.id) == self.run_id, col(Run.status) == Status.running)
                 .values(epoch=epoch, step=step, heartbeat_at=utcnow(), summary=summary)
-            ).rowcount
-            if not changed:
+                .returning(col(Run.cancel_requested))
+            ).first()
+            if row is None:
                 # Cancelled (or taken away) while this epoch ran: the row is the truth.
-                session.rollback()
                 self.cancelled = True
                 return
-            self.cancelled = bool(
-                session.exec(select(Run.cancel_requested).where(Run.id == self.run_id)).one()
-            )
-            session.commit()
+            self.cancelled = bool(row[0])
+            if points:
+                # A resume replays the checkpoint's epoch: points that reached the store before
+                # the crash stay as they were (the unique (run, key, epoch) index ignores them).
+                conn.execute(_insert_ignoring_duplicates(conn.dialect.name), points)
         self.summary = summary
         self._epoch, self._step, self._written_step = epoch, step, step
         data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics}
