@@ -108,7 +108,11 @@ def require_api_access(request: Request) -> None:
 
 def _other_site(request: Request) -> bool:
     origin = request.headers.get("origin")
-    return bool(origin) and urlsplit(origin).netloc != request.headers.get("host", "")
+    if not origin:
+        return False  # not a browser form (a script), or a browser that sends none
+    # Behind a proxy the Host may be the upstream address; the proxy says what the browser used.
+    ours = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+    return urlsplit(origin).netloc not in ours
 
 
 async def require_page_access(request: Request) -> None:
@@ -116,9 +120,13 @@ async def require_page_access(request: Request) -> None:
     settings = _settings(request)
     token = settings.api_token
     writing = request.method in WRITE_METHODS
-    if writing and _other_site(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a form from another site was refused")
-    if not token or request.url.path.startswith("/static/"):
+    if not token:
+        # No login, so no CSRF token to check: refuse at least what a browser says came from
+        # a page on another site.
+        if writing and _other_site(request):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "a form from another site was refused")
+        return
+    if request.url.path.startswith("/static/"):
         return  # scripts and styles hold nothing private, and the login page needs them
     nonce = session_nonce(token, request.cookies.get(SESSION_COOKIE))
     if nonce is None and (writing or not settings.public_reads):
