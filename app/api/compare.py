@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from sqlmodel import select
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Response
+from sqlmodel import Session, select
 
 from app import crud
 from app.api.deps import MAX_ID, SessionDep, SessionRoute
@@ -30,8 +31,8 @@ def _run_ids(runs: str | None) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-@router.get("/compare")
-def compare(
+@router.get("/compare", response_model=dict[str, Any])
+def compare_route(
     session: SessionDep,
     runs: str | None = Query(None, description="comma-separated run ids", examples=["1,2,3"]),
     sweep: int | None = Query(None, ge=1, le=MAX_ID, description="add every run of this sweep"),
@@ -43,6 +44,24 @@ def compare(
     ),
     max_points: int | None = Query(None, ge=2, le=100_000),
     x: Literal["epoch", "step"] = "epoch",
+) -> Response:
+    """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md).
+
+    Encoded with orjson straight to bytes: FastAPI's generic encoder walked every one of the
+    ~600k numbers of a 50-run compare and cost more than reading them from the database.
+    """
+    data = compare(session, runs, sweep, keys, group_by, max_points, x)
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+def compare(
+    session: Session,
+    runs: str | None = None,
+    sweep: int | None = None,
+    keys: str = "val/top1",
+    group_by: str | None = None,
+    max_points: int | None = None,
+    x: str = "epoch",
 ) -> dict[str, Any]:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md)."""
     ids = _run_ids(runs)
