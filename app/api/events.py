@@ -18,22 +18,21 @@ lost notification (or no Redis) only delays an update.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from app import live
 from app.api.deps import EngineDep, RunId, SessionRoute, SettingsDep
+from app.live import sse
 from app.models import TERMINAL, MetricPoint, Run
-from app.notify import channel
 from app.schemas import RunOut
 
 log = logging.getLogger(__name__)
@@ -45,11 +44,6 @@ POLL_SECONDS = 2.0
 # the notifications together.
 LIVE_POLL_SECONDS = 10.0
 KEEPALIVE_SECONDS = 15.0
-
-
-def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
 def snapshot(engine: Engine, run_id: int, after_epoch: int) -> tuple[dict | None, list[dict]]:
@@ -84,17 +78,10 @@ async def event_stream(
     is_disconnected: Callable[[], Awaitable[bool]],
     poll_seconds: float | None = None,
 ) -> AsyncIterator[str]:
-    client = aioredis.from_url(redis_url, socket_connect_timeout=2)
-    pubsub = client.pubsub()
-    try:
-        # Subscribe before the replay, so nothing published in between is missed.
-        await pubsub.subscribe(channel(run_id))
-    except aioredis.RedisError as exc:
-        log.warning("live updates off for run %s (%s); polling the database", run_id, exc)
-        pubsub = None
-    if poll_seconds is None:
-        poll_seconds = POLL_SECONDS if pubsub is None else LIVE_POLL_SECONDS
-    try:
+    # Subscribed before the replay, so nothing published in between is missed.
+    async with live.follow(redis_url, run_id) as (listener, flowing):
+        if poll_seconds is None:
+            poll_seconds = LIVE_POLL_SECONDS if flowing else POLL_SECONDS
         last_run: dict[str, Any] = {}
         last_epoch = after_epoch
         read_db, next_read, last_sent = True, 0.0, time.monotonic()
@@ -122,16 +109,16 @@ async def event_stream(
                 last_run, read_db = run, False
                 next_read = time.monotonic() + poll_seconds
             else:
-                message = await _next_message(pubsub, max(0.0, next_read - time.monotonic()))
+                message = await _next(listener, flowing, next_read - time.monotonic())
                 event, data = (message["event"], message["data"]) if message else (None, None)
                 if event == "progress":
                     last_run = {**last_run, **data}
-                    out.append(sse("progress", data))
+                    out.append(message["text"])
                 elif event == "epoch" and data["epoch"] == last_epoch + 1:
                     # The sink publishes after its commit: this is what the database holds.
                     # Taking it from the message spares one read per page per epoch.
                     last_epoch = data["epoch"]
-                    out.append(sse("epoch", data, event_id=last_epoch))
+                    out.append(message["text"])
                 elif event is not None and not (event == "epoch" and data["epoch"] <= last_epoch):
                     # A status change, a missed epoch, or no Redis: the database has it.
                     read_db = True
@@ -139,29 +126,21 @@ async def event_stream(
                 yield chunk
             if out:
                 last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
-                last_sent = time.monotonic()
-                yield ": keepalive\n\n"
-            if await is_disconnected():
-                return
-    finally:
-        if pubsub is not None:
-            await pubsub.aclose()
-        await client.aclose()
+            else:
+                # Starlette ends the stream itself when the page goes away while we write;
+                # a quiet stream asks.
+                if await is_disconnected():
+                    return
+                if time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                    last_sent = time.monotonic()
+                    yield ": keepalive\n\n"
 
 
-async def _next_message(pubsub: Any, timeout: float) -> dict[str, Any] | None:
-    if pubsub is None:
-        await asyncio.sleep(timeout)
+async def _next(listener: live.Listener, flowing: bool, timeout: float) -> dict[str, Any] | None:
+    if not flowing:
+        await asyncio.sleep(max(0.0, timeout))
         return None
-    try:
-        raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-    except aioredis.RedisError:
-        # Redis went away (it reconnects on a later call): read the database at the pace used
-        # without Redis, not after the long wait meant for a live subscription.
-        await asyncio.sleep(min(timeout, POLL_SECONDS))
-        return {"event": "lost", "data": None}
-    return json.loads(raw["data"]) if raw else None
+    return await listener.next(max(0.0, timeout))
 
 
 def _exists(engine: Engine, run_id: int) -> bool:

@@ -106,3 +106,42 @@ def test_terminal_runs_without_points_close_at_once(client, engine, status):
     run_id = client.post("/api/runs", json={"algorithm": "fixmatch"}).json()["id"]
     set_run(engine, run_id, status=status)
     assert [(e, d["status"]) for e, d, _ in read_events(client, run_id)] == [("status", status)]
+
+
+def test_pages_following_one_run_share_one_redis_subscription(client, engine, settings):
+    import redis
+
+    from app import notify
+
+    run_id = client.post("/api/runs", json={"algorithm": "fixmatch"}).json()["id"]
+    set_run(engine, run_id, status=Status.running)
+    broker = redis.Redis.from_url(settings.redis_url)
+    opened = threading.Barrier(4)
+    received: list[list[str]] = []
+
+    def page() -> None:
+        with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+            lines = response.iter_lines()
+            seen = [next(lines)]  # the first status event has begun: the stream is live
+            opened.wait()
+            seen += list(lines)
+            received.append(seen)
+
+    pages = [threading.Thread(target=page) for _ in range(3)]
+    for thread in pages:
+        thread.start()
+    opened.wait()
+    assert broker.pubsub_numsub(notify.channel(run_id))[0][1] == 1
+    add_points(engine, run_id, "val/top1", [55.0])
+    notify.publish(settings.redis_url, run_id, "epoch", {
+        "epoch": 1, "step": 10, "wall_time": 1001.0, "metrics": {"val/top1": 55.0},
+    })  # fmt: skip
+    set_run(engine, run_id, status=Status.succeeded)
+    notify.publish(settings.redis_url, run_id, "status", {"status": "succeeded"})
+    for thread in pages:
+        thread.join(timeout=30)
+    assert len(received) == 3
+    for lines in received:
+        assert lines.count("event: epoch") == 1 and lines[-2].startswith("data: {")
+        assert '"status": "succeeded"' in lines[-2]
+    assert broker.pubsub_numsub(notify.channel(run_id))[0][1] == 0  # the last one left: closed

@@ -74,6 +74,7 @@ def test_redis_lost_with_runs_queued_every_run_still_trains_once(
     first = stack.client.submit(tiny(epochs=4, iters_per_epoch=30))["id"]
     waiting = [stack.client.submit(tiny(seed=seed))["id"] for seed in (1, 2)]
     stack.wait_for(lambda: stack.client.get(first)["status"] == "running", "the first run", 60)
+    log, reader = follow(stack, first)  # a page watching through the outage
     own_redis.kill()  # its queue (the two waiting runs' messages) is gone with it
     assert stack.client.health()["status"] == "unavailable"
     # Submitting still works: the database is the truth; the message is sent once Redis is back.
@@ -90,6 +91,8 @@ def test_redis_lost_with_runs_queued_every_run_still_trains_once(
         assert run["recoveries"] == 0
         assert_each_epoch_once(stack, run_id, run["spec"]["epochs"])
     assert "sent again" in stack.logs()  # the watchdog, not luck, brought them back
+    reader.join(timeout=60)
+    assert log.epochs == [1, 2, 3, 4] and log.statuses[-1] == "succeeded", log
 
 
 def test_web_server_restart_during_a_run_loses_and_repeats_no_epoch(own_stack: Stack):
