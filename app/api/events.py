@@ -9,8 +9,8 @@ Events (``data`` is JSON):
   epochs after it.
 - ``progress``: ``{"epoch", "step", "total_steps", "progress"}`` every few seconds while training.
 
-Live updates arrive through Redis pub/sub: progress and the next epoch go out straight from the
-message (50 pages on one run cost the database nothing per epoch); a status change or a gap in
+Live updates arrive through Redis pub/sub (one subscription per run, shared by its pages:
+``app.live``): progress and the next epoch go out straight from the message (50 pages on one run cost the database nothing per epoch); a status change or a gap in
 the epochs is read back from the database, and so is everything every couple of seconds, so a
 lost notification (or no Redis) only delays an update.
 """
