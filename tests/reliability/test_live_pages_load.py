@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 PAGES = 50
 PHASE = 3  # epochs per phase; the first of each is not counted
-CYCLES = 8
+CYCLES = 6
 EPOCHS = 1 + 2 * PHASE * CYCLES  # epoch 1 (loading, warm-up) is left out; ends with pages open
 EPOCH_EVENT = re.compile(rb"^id: (\d+)\nevent: epoch\n", re.M)
 
@@ -94,7 +94,7 @@ async def conduct(url: str, run_id: int) -> list[Page]:
 def test_50_live_pages_get_every_epoch_and_do_not_slow_the_worker(shared_stack: Stack):
     stack = shared_stack
     stack.client.wait(stack.client.submit(tiny(epochs=2))["id"], timeout=300)  # warm up
-    run_id = stack.client.submit(tiny(epochs=EPOCHS, iters_per_epoch=30))["id"]
+    run_id = stack.client.submit(tiny(epochs=EPOCHS, iters_per_epoch=20))["id"]
     pages: list[Page] = []
     conductor = threading.Thread(
         target=lambda: pages.extend(asyncio.run(conduct(stack.url, run_id)))

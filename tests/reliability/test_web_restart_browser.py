@@ -11,7 +11,7 @@ from tests.reliability.conftest import kill, tiny
 
 pytestmark = pytest.mark.browser
 
-EPOCHS = 16
+EPOCHS = 14
 
 # Every curve's x values on the page: the epochs it has drawn, in order.
 CURVES = """() => Array.from(document.querySelectorAll('.chart'))
@@ -22,7 +22,7 @@ CURVES = """() => Array.from(document.querySelectorAll('.chart'))
 def test_run_page_reconnects_after_a_web_server_restart(own_stack: Stack, browser: Browser):
     stack = own_stack
     stack.start_worker()
-    run_id = stack.client.submit(tiny(epochs=EPOCHS, iters_per_epoch=50))["id"]
+    run_id = stack.client.submit(tiny(epochs=EPOCHS, iters_per_epoch=40))["id"]
     page = browser.new_page()
     page.set_default_timeout(240_000)  # a loaded 2-core machine trains slowly
     page.goto(f"{stack.url}/runs/{run_id}")
