@@ -25,7 +25,8 @@ from app.queue import enqueue
 from app.schemas import RunOut
 from app.series import downsample
 from app.web import STATIC_FILES, local_path, redirect, render
-from ssl_core.spec import ALGORITHMS, DATASETS, flatten_spec
+from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
+from ssl_core.spec import flatten_spec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 router.include_router(forms_router)
@@ -152,7 +153,7 @@ def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse
     out = RunOut.of(run)
     points = crud.load_points(session, [run.id])[run.id]
     series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
-    info = DATASETS.get(run.spec.get("dataset", ""))
+    info = CATALOG.datasets.get(run.spec.get("dataset", ""))
     epochs = int(run.spec.get("epochs", 0))
     charts = run_charts(run.algorithm, info.num_classes if info else 10, series, epochs)
     last_epoch = max((s["epoch"][-1] for s in points.values() if s["epoch"]), default=0)

@@ -1,38 +1,24 @@
-"""Name → factory registries for algorithms, nets and datasets (no if/elif chains on names)."""
+"""The torch side of the catalog: name → algorithm class, net builder, dataset loader.
+
+``ssl_core.catalog`` names everything (torch-free); this module imports an entry's implementation
+only when a run needs it. An unknown name is a ``KeyError`` that lists the valid names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._items: dict[str, T] = {}
-
-    def register(self, name: str) -> Callable[[T], T]:
-        def add(item: T) -> T:
-            if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._items[name] = item
-            return item
-
-        return add
-
-    def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            valid = ", ".join(sorted(self._items))
-            raise KeyError(f"unknown {self.kind} {name!r}; valid: {valid}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._items)
+from ssl_core import catalog
 
 
-ALGORITHMS: Registry = Registry("algorithm")
-NETS: Registry = Registry("net")
-DATASETS: Registry = Registry("dataset")
+def algorithm_class(name: str) -> type:
+    return catalog.load_object(catalog.algorithm(name).implementation)
+
+
+def net_builder(name: str) -> Callable[..., Any]:
+    return catalog.load_object(catalog.net(name).builder)
+
+
+def dataset_loader(name: str) -> Callable[..., Any]:
+    return catalog.load_object(catalog.dataset(name).loader)

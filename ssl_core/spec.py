@@ -7,74 +7,30 @@ with a message that names the field and says what would be valid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
-ALGORITHMS = ("supervised", "mixmatch", "fixmatch", "flexmatch")
-NETS = ("wrn_28_2", "wrn_28_8", "cnn_small")
+from ssl_core import catalog
+from ssl_core.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
+from ssl_core.hparams import MAX_TOTAL_STEPS, HParams, Strict
+
 WEAK_AUGMENTS = ("crop", "flip", "noise")
 
 # Caps that keep one run inside what a user can mean; documented in the README.
 MAX_EPOCHS = 10_000
 MAX_ITERS_PER_EPOCH = 100_000
-MAX_TOTAL_STEPS = 2**21
 MAX_BATCH_SIZE = 4096
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What the spec needs to know about a dataset without loading it."""
-
-    num_classes: int
-    channels: int
-    image_size: int
-    train_size: int  # images in the training split (labeled + unlabeled + validation)
-    net: str  # default network
-    num_val_per_class: int  # default validation images held out per class
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    flip: bool = True  # horizontal flip is a sensible weak augmentation
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    # digits: 1,797 images, a fixed 2/3 of each class for training (1,198; the smallest class
-    # has 116, so 1,160 is what class balance can use) and the rest (599) for test.
-    "digits": DatasetInfo(10, 1, 8, 1160, "cnn_small", 20, (0.3,), (0.38,), flip=False),
-    "fashion_mnist": DatasetInfo(10, 1, 28, 60000, "cnn_small", 500, (0.286,), (0.353,)),
-    "cifar10": DatasetInfo(
-        10, 3, 32, 50000, "wrn_28_2", 500, (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)
-    ),
-    "cifar100": DatasetInfo(
-        100, 3, 32, 50000, "wrn_28_8", 50, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
-    ),
-    "svhn": DatasetInfo(
-        10,
-        3,
-        32,
-        73257,
-        "wrn_28_2",
-        500,
-        (0.4377, 0.4438, 0.4728),
-        (0.1980, 0.2010, 0.1970),
-        flip=False,
-    ),
-    # STL-10: 5,000 labeled train images (its 100,000 unlabeled images join the unlabeled split).
-    "stl10": DatasetInfo(
-        10, 3, 96, 5000, "wrn_28_2", 50, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)
-    ),
-}
-
-UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+DatasetInfo = DatasetEntry  # the name older code and notebooks use
 
 
 def _leaf_types(annotation: Any) -> set[Any]:
@@ -86,63 +42,27 @@ def _leaf_types(annotation: Any) -> set[Any]:
     return {annotation}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-class SupervisedParams(_Strict):
-    """Labeled-only baseline: cross-entropy on the labeled batch; the unlabeled split is unused."""
-
-    algorithm: Literal["supervised"] = Field("supervised", exclude=True)
-
-
-class MixMatchParams(_Strict):
-    """MixMatch (Berthelot et al. 2019)."""
-
-    algorithm: Literal["mixmatch"] = Field("mixmatch", exclude=True)
-    temperature: float = Field(0.5, gt=0, le=10, description="sharpening temperature T")
-    mixup_alpha: float = Field(0.75, gt=0, le=100, description="Beta(α, α) parameter α of mixup")
-    fixed_mixup_lambda: UnitFloat | None = Field(
-        None, description="fixed mixup ratio λ instead of a Beta draw (the seed's ablation)"
-    )
-    unlabeled_weight: float = Field(75.0, ge=0, le=10_000, description="unlabeled loss weight λu")
-    rampup_iters: int = Field(
-        256, ge=0, le=MAX_TOTAL_STEPS, description="steps over which λu ramps up linearly from 0"
-    )
-    num_augmentations: int = Field(
-        2, ge=1, le=8, description="weak augmentations K per unlabeled image"
+def _tagged(name: str, params: type[HParams]) -> type[HParams]:
+    """The algorithm's model plus the ``algorithm`` tag that picks it out of the union."""
+    return create_model(
+        params.__name__,
+        __base__=params,
+        __module__=params.__module__,
+        algorithm=(Literal[name], Field(name, exclude=True)),
     )
 
 
-class FixMatchParams(_Strict):
-    """FixMatch (Sohn et al. 2020)."""
-
-    algorithm: Literal["fixmatch"] = Field("fixmatch", exclude=True)
-    threshold: UnitFloat = Field(0.95, description="confidence threshold τ for pseudo-labels")
-    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
-    strong_augment_ops: int = Field(2, ge=0, le=14, description="RandAugment ops N per image")
-    cutout_fraction: UnitFloat = Field(
-        0.5, description="Cutout square side as a fraction of the image side"
-    )
-
-
-class FlexMatchParams(FixMatchParams):
-    """FlexMatch (Zhang et al. 2021): FixMatch with per-class, curriculum thresholds."""
-
-    algorithm: Literal["flexmatch"] = Field("flexmatch", exclude=True)  # type: ignore[assignment]
-    threshold_warmup: bool = Field(True, description="count never-confident samples in β_c")
-    mapping: Literal["convex", "linear", "concave"] = Field(
-        "convex", description="mapping M(β) from learning effect to threshold"
-    )
-
-
-AlgorithmParams = SupervisedParams | MixMatchParams | FixMatchParams | FlexMatchParams
-PARAMS_BY_ALGORITHM: dict[str, type[BaseModel]] = {
-    "supervised": SupervisedParams,
-    "mixmatch": MixMatchParams,
-    "fixmatch": FixMatchParams,
-    "flexmatch": FlexMatchParams,
+# Derived from the catalog: the hyperparameter model of every algorithm, built-in or plugin.
+PARAMS_BY_ALGORITHM: dict[str, type[HParams]] = {
+    name: _tagged(name, entry.params) for name, entry in catalog.CATALOG.algorithms.items()
 }
+DEFAULT_UNLABELED_RATIO = {
+    name: entry.default_uratio for name, entry in catalog.CATALOG.algorithms.items()
+}
+AlgorithmParams = Annotated[
+    Union[tuple(PARAMS_BY_ALGORITHM.values())],  # noqa: UP007 — built at run time
+    Field(discriminator="algorithm"),
+]
 
 
 def _refuse_booleans(values: dict[str, Any], model: type[BaseModel] | None, prefix: str) -> None:
@@ -159,17 +79,17 @@ def _refuse_booleans(values: dict[str, Any], model: type[BaseModel] | None, pref
 DEFAULT_UNLABELED_RATIO = {"supervised": 0, "mixmatch": 1, "fixmatch": 7, "flexmatch": 7}
 
 
-class RunSpec(_Strict):
+class RunSpec(Strict):
     """Everything a run needs. ``RunSpec.model_validate(dict)`` is the one way in."""
 
     name: str | None = Field(None, max_length=200)
     notes: str | None = Field(None, max_length=5000)
-    algorithm: Literal["supervised", "mixmatch", "fixmatch", "flexmatch"]
-    dataset: Literal["digits", "fashion_mnist", "cifar10", "cifar100", "svhn", "stl10"] = "digits"
+    algorithm: Literal[ALGORITHMS]  # type: ignore[valid-type] — names from the catalog
+    dataset: Literal[DATASETS] = "digits"  # type: ignore[valid-type]
     num_labels: int = Field(40, ge=1, description="labeled images in total, class-balanced")
     num_val_per_class: int | None = Field(None, ge=0, description="validation images per class")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    net: Literal["wrn_28_2", "wrn_28_8", "cnn_small"] | None = None
+    net: Literal[NETS] | None = None  # type: ignore[valid-type]
     epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description="evaluation intervals")
     iters_per_epoch: int = Field(30, ge=1, le=MAX_ITERS_PER_EPOCH, description="steps per epoch")
     batch_size: int = Field(32, ge=1, le=MAX_BATCH_SIZE, description="labeled batch size B")
@@ -212,7 +132,7 @@ class RunSpec(_Strict):
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> RunSpec:
-        info = DATASETS[self.dataset]
+        info = catalog.dataset(self.dataset)
         # Fill dataset- and algorithm-dependent defaults so the stored spec is explicit.
         if self.net is None:
             object.__setattr__(self, "net", info.net)
@@ -230,12 +150,29 @@ class RunSpec(_Strict):
                 f"{self.dataset}) so the labeled set is class-balanced; got {self.num_labels}"
             )
         per_class = info.train_size // info.num_classes
+        if self.num_val_per_class >= per_class:
+            raise ValueError(
+                f"num_val_per_class: {self.dataset} has about {per_class} training images per "
+                f"class, so at most {per_class - 1} can go to validation; got "
+                f"{self.num_val_per_class}"
+            )
         room = per_class - self.num_val_per_class
         if self.num_labels // info.num_classes > room:
             raise ValueError(
                 f"num_labels: {self.dataset} has about {per_class} training images per class and "
                 f"{self.num_val_per_class} go to validation, so at most {room * info.num_classes} "
                 f"labels fit; got {self.num_labels}"
+            )
+        net = catalog.net(self.net)
+        views = len(self.unlabeled_views) if self.uratio else 0
+        rows = self.batch_size * (1 + self.uratio * views)
+        if rows > net.max_rows_per_step:
+            raise ValueError(
+                f"batch_size: one {self.algorithm} step would push batch_size × (1 + uratio × "
+                f"{views} views) = {self.batch_size} × (1 + {self.uratio} × {views}) = {rows:,} "
+                f"images through {self.net}, more than its limit of {net.max_rows_per_step:,}; "
+                f"lower batch_size or uratio"
+                + (" or hparams.num_augmentations" if self.algorithm == "mixmatch" else "")
             )
         if self.epochs * self.iters_per_epoch > MAX_TOTAL_STEPS:
             raise ValueError(
@@ -249,8 +186,13 @@ class RunSpec(_Strict):
         return self.epochs * self.iters_per_epoch
 
     @property
-    def dataset_info(self) -> DatasetInfo:
-        return DATASETS[self.dataset]
+    def dataset_info(self) -> DatasetEntry:
+        return catalog.dataset(self.dataset)
+
+    @property
+    def unlabeled_views(self) -> tuple[str, ...]:
+        """The unlabeled views one step of this algorithm augments (from the catalog)."""
+        return catalog.algorithm(self.algorithm).unlabeled_views(self.hparams)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The spec as stored: every default filled in, hparams without the routing key."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ssl_core.registry import ALGORITHMS
+from ssl_core.registry import algorithm_class
 from ssl_core.spec import RunSpec
 
 
@@ -38,12 +38,12 @@ class StepOutput:
 
 
 class Algorithm:
-    """Base class. Subclasses set ``views`` and implement ``step``."""
-
-    views: tuple[str, ...] = ()  # "weak" / "strong", one entry per unlabeled view
+    """Base class. Subclasses implement ``step``; the views come from the catalog entry."""
 
     def __init__(self, spec: RunSpec, num_classes: int, num_unlabeled: int, device: torch.device):
         self.spec = spec
+        # "weak" / "strong", one entry per unlabeled view (declared torch-free in the catalog)
+        self.views: tuple[str, ...] = spec.unlabeled_views
         self.hp = spec.hparams
         self.num_classes = num_classes
         self.device = device
@@ -78,4 +78,4 @@ def pseudo_label_stats(
 def build_algorithm(
     spec: RunSpec, num_classes: int, num_unlabeled: int, device: torch.device
 ) -> Algorithm:
-    return ALGORITHMS.get(spec.algorithm)(spec, num_classes, num_unlabeled, device)
+    return algorithm_class(spec.algorithm)(spec, num_classes, num_unlabeled, device)

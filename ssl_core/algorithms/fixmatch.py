@@ -14,14 +14,10 @@ from torch import Tensor, nn
 
 from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
 from ssl_core.losses import masked_cross_entropy
-from ssl_core.registry import ALGORITHMS
 from ssl_core.thresholds import fixed_mask
 
 
-@ALGORITHMS.register("fixmatch")
 class FixMatch(Algorithm):
-    views = ("weak", "strong")
-
     def mask(self, probs: Tensor, u_index: Tensor) -> tuple[Tensor, Tensor]:
         """Which pseudo-labels to trust; FlexMatch overrides only this."""
         return fixed_mask(probs, self.hp.threshold)

@@ -10,11 +10,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from ssl_core.algorithms.fixmatch import FixMatch
-from ssl_core.registry import ALGORITHMS
 from ssl_core.thresholds import FlexThreshold
 
 
-@ALGORITHMS.register("flexmatch")
 class FlexMatch(FixMatch):
     def __init__(self, spec, num_classes, num_unlabeled, device) -> None:  # noqa: ANN001
         super().__init__(spec, num_classes, num_unlabeled, device)

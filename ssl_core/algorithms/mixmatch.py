@@ -15,14 +15,11 @@ from torch import Tensor, nn
 from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
 from ssl_core.losses import mse_probs, soft_cross_entropy
 from ssl_core.ops import interleave, mixup, sharpen
-from ssl_core.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("mixmatch")
 class MixMatch(Algorithm):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 — Algorithm's signature
         super().__init__(*args, **kwargs)
-        self.views = ("weak",) * self.hp.num_augmentations
         self._beta = torch.distributions.Beta(
             torch.tensor(self.hp.mixup_alpha), torch.tensor(self.hp.mixup_alpha)
         )

@@ -6,13 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.algorithms.base import Algorithm, Batch, StepOutput
-from ssl_core.registry import ALGORITHMS
 
 
-@ALGORITHMS.register("supervised")
 class Supervised(Algorithm):
-    views = ()
-
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
         loss = F.cross_entropy(model(batch.x).float(), batch.y)
         zero = self._zero()

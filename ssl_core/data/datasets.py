@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ssl_core.errors import DatasetMissing
-from ssl_core.registry import DATASETS
+from ssl_core.registry import dataset_loader
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -37,7 +37,7 @@ def default_data_dir() -> Path:
 
 
 def load_dataset(name: str, data_dir: Path | None = None) -> RawDataset:
-    return DATASETS.get(name)(Path(data_dir) if data_dir else default_data_dir())
+    return dataset_loader(name)(Path(data_dir) if data_dir else default_data_dir())
 
 
 def _nchw(images: np.ndarray) -> Tensor:
@@ -48,7 +48,6 @@ def _nchw(images: np.ndarray) -> Tensor:
     return tensor.permute(0, 3, 1, 2).contiguous()
 
 
-@DATASETS.register("digits")
 def load_digits(data_dir: Path) -> RawDataset:
     """scikit-learn's bundled 8×8 digits (1,797 images, values 0–16), split 2/3 train per class.
 
@@ -98,7 +97,6 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
-@DATASETS.register("fashion_mnist")
 def load_fashion_mnist(data_dir: Path) -> RawDataset:
     stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
     stems += ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -137,7 +135,6 @@ def _labels(values) -> Tensor:  # noqa: ANN001 — list or ndarray
     return torch.as_tensor(np.asarray(values), dtype=torch.long)
 
 
-@DATASETS.register("cifar10")
 def load_cifar10(data_dir: Path) -> RawDataset:
     from torchvision.datasets import CIFAR10
 
@@ -148,7 +145,6 @@ def load_cifar10(data_dir: Path) -> RawDataset:
     )
 
 
-@DATASETS.register("cifar100")
 def load_cifar100(data_dir: Path) -> RawDataset:
     from torchvision.datasets import CIFAR100
 
@@ -159,7 +155,6 @@ def load_cifar100(data_dir: Path) -> RawDataset:
     )
 
 
-@DATASETS.register("svhn")
 def load_svhn(data_dir: Path) -> RawDataset:
     from torchvision.datasets import SVHN
 
@@ -174,7 +169,6 @@ def load_svhn(data_dir: Path) -> RawDataset:
     )
 
 
-@DATASETS.register("stl10")
 def load_stl10(data_dir: Path) -> RawDataset:
     from torchvision.datasets import STL10
 

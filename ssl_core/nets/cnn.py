@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ssl_core.registry import NETS
-
 
 def _conv(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.1)]
@@ -28,6 +26,5 @@ class SmallCNN(nn.Module):
         return self.fc(self.features(x).flatten(1))
 
 
-@NETS.register("cnn_small")
 def cnn_small(num_classes: int, in_channels: int = 1) -> SmallCNN:
     return SmallCNN(num_classes, in_channels)

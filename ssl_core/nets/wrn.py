@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.registry import NETS
-
 BN_MOMENTUM = 0.001
 LEAKY_SLOPE = 0.1
 
@@ -76,11 +74,9 @@ class WideResNet(nn.Module):
         return self.fc(out)
 
 
-@NETS.register("wrn_28_2")
 def wrn_28_2(num_classes: int, in_channels: int = 3) -> WideResNet:
     return WideResNet(num_classes, in_channels, 28, 2)
 
 
-@NETS.register("wrn_28_8")
 def wrn_28_8(num_classes: int, in_channels: int = 3) -> WideResNet:
     return WideResNet(num_classes, in_channels, 28, 8)

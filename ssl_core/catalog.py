@@ -1,0 +1,233 @@
+"""The one place that names algorithms, datasets and nets, with every per-name fact.
+
+Torch-free: the web app reads it to validate specs, render forms and colour charts without
+importing torch. Everything else — the spec's allowed values, default uratio, chart and CSS
+colours, the trainer's lookups — is derived from here; ``tests/test_catalog.py`` fails when any
+place disagrees. The torch side of each entry is a ``"module:attribute"`` path, imported only
+when a run is built (``ssl_core.registry``).
+
+Algorithms from other installed packages join through the entry point group
+``matchlab.algorithms`` (each entry point names an ``AlgorithmEntry``); see docs/ALGORITHMS.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib import import_module, metadata
+from typing import Any
+
+from ssl_core import hparams as hp
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "matchlab.algorithms"
+
+# Distinct under both light and dark backgrounds; plugins without a colour take the next free one.
+SPARE_COLORS = ("#b05cc6", "#c9a227", "#d1495b", "#2a9d8f", "#6c757d", "#8d6e63", "#5e60ce")
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    """What matchlab knows about an algorithm before importing torch."""
+
+    name: str  # registry name: lowercase letters, digits and _
+    label: str  # shown in pages ("FixMatch")
+    params: type[hp.HParams]  # hyperparameter model (the form fields and their checks)
+    implementation: str  # "package.module:Class", a subclass of ssl_core.algorithms.Algorithm
+    default_uratio: int = 7  # unlabeled images per labeled one (μ); 0 = labeled only
+    # Unlabeled views per step ("weak" / "strong"), or a function of the hyperparameters.
+    views: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
+    # Optional metric keys (ssl_core.metrics) this algorithm logs beyond the common ones.
+    diagnostics: tuple[str, ...] = ()
+    color: str | None = None  # chart and chip colour; None: a spare colour
+    description: str = ""
+    source: str = "built-in"  # or the distribution that provided the plugin
+
+    def unlabeled_views(self, params: Any) -> tuple[str, ...]:
+        return self.views(params) if callable(self.views) else self.views
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """What the spec needs to know about a dataset without loading it."""
+
+    name: str
+    label: str
+    num_classes: int
+    channels: int
+    image_size: int
+    train_size: int  # images in the training split (labeled + unlabeled + validation)
+    net: str  # default network
+    num_val_per_class: int  # default validation images held out per class
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    loader: str  # "module:function(data_dir) -> RawDataset"
+    flip: bool = True  # a horizontal flip keeps the class (not for digits or house numbers)
+
+
+@dataclass(frozen=True)
+class NetEntry:
+    name: str
+    label: str
+    builder: str  # "module:function(num_classes, in_channels) -> nn.Module"
+    # Rows (images) one training step may push through the net on one device: batch × (1 + μ ×
+    # views). Beyond it a worker runs out of memory; the spec refuses it with this number.
+    max_rows_per_step: int = 65_536
+
+
+MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
+
+_BUILTIN_ALGORITHMS = (
+    AlgorithmEntry(
+        "supervised", "Supervised", hp.SupervisedParams,
+        "ssl_core.algorithms.supervised:Supervised", default_uratio=0, color="#8a8f98",
+        description="labeled images only: the baseline every SSL method must beat",
+    ),
+    AlgorithmEntry(
+        "mixmatch", "MixMatch", hp.MixMatchParams,
+        "ssl_core.algorithms.mixmatch:MixMatch", default_uratio=1,
+        views=lambda params: ("weak",) * params.num_augmentations,
+        diagnostics=MASK_DIAGNOSTICS, color="#3a7be0",
+        description="guessed, sharpened labels for K weak views, mixed up with labeled data",
+    ),
+    AlgorithmEntry(
+        "fixmatch", "FixMatch", hp.FixMatchParams,
+        "ssl_core.algorithms.fixmatch:FixMatch", default_uratio=7, views=("weak", "strong"),
+        diagnostics=MASK_DIAGNOSTICS, color="#e57a35",
+        description="confident weak-view predictions as hard labels for a strong view",
+    ),
+    AlgorithmEntry(
+        "flexmatch", "FlexMatch", hp.FlexMatchParams,
+        "ssl_core.algorithms.flexmatch:FlexMatch", default_uratio=7, views=("weak", "strong"),
+        diagnostics=(*MASK_DIAGNOSTICS, "train/threshold/<class>"), color="#1f9e73",
+        description="FixMatch with per-class thresholds that follow each class's learning",
+    ),
+)  # fmt: skip
+
+_BUILTIN_DATASETS = (
+    # digits: 1,797 images, a fixed 2/3 of each class for training (1,198; the smallest class
+    # has 116, so 1,160 is what class balance can use) and the rest (599) for test.
+    DatasetEntry(
+        "digits", "digits (scikit-learn, 8×8)", 10, 1, 8, 1160, "cnn_small", 20, (0.3,), (0.38,),
+        "ssl_core.data.datasets:load_digits", flip=False,
+    ),
+    DatasetEntry(
+        "fashion_mnist", "Fashion-MNIST", 10, 1, 28, 60000, "cnn_small", 500, (0.286,), (0.353,),
+        "ssl_core.data.datasets:load_fashion_mnist",
+    ),
+    DatasetEntry(
+        "cifar10", "CIFAR-10", 10, 3, 32, 50000, "wrn_28_2", 500,
+        (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616), "ssl_core.data.datasets:load_cifar10",
+    ),
+    DatasetEntry(
+        "cifar100", "CIFAR-100", 100, 3, 32, 50000, "wrn_28_8", 50,
+        (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+        "ssl_core.data.datasets:load_cifar100",
+    ),
+    DatasetEntry(
+        "svhn", "SVHN", 10, 3, 32, 73257, "wrn_28_2", 500,
+        (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), "ssl_core.data.datasets:load_svhn",
+        flip=False,
+    ),
+    # STL-10: 5,000 labeled train images (its 100,000 unlabeled images join the unlabeled split).
+    DatasetEntry(
+        "stl10", "STL-10", 10, 3, 96, 5000, "wrn_28_2", 50,
+        (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), "ssl_core.data.datasets:load_stl10",
+    ),
+)  # fmt: skip
+
+_BUILTIN_NETS = (
+    NetEntry("cnn_small", "small CNN", "ssl_core.nets.cnn:cnn_small", max_rows_per_step=65_536),
+    NetEntry("wrn_28_2", "WideResNet-28-2", "ssl_core.nets.wrn:wrn_28_2", max_rows_per_step=16_384),
+    NetEntry("wrn_28_8", "WideResNet-28-8", "ssl_core.nets.wrn:wrn_28_8", max_rows_per_step=4_096),
+)
+
+
+@dataclass
+class Catalog:
+    algorithms: dict[str, AlgorithmEntry] = field(default_factory=dict)
+    datasets: dict[str, DatasetEntry] = field(default_factory=dict)
+    nets: dict[str, NetEntry] = field(default_factory=dict)
+
+    def add_algorithm(self, entry: AlgorithmEntry) -> None:
+        if not isinstance(entry, AlgorithmEntry):
+            raise TypeError(f"{ENTRY_POINT_GROUP}: expected an AlgorithmEntry, got {entry!r}")
+        if not entry.name.isidentifier() or entry.name != entry.name.lower():
+            raise ValueError(f"algorithm name {entry.name!r}: use lowercase letters, digits, _")
+        if entry.name in self.algorithms:
+            raise ValueError(f"algorithm {entry.name!r} is registered twice")
+        if not issubclass(entry.params, hp.HParams):
+            raise TypeError(
+                f"algorithm {entry.name!r}: params must subclass ssl_core.hparams.HParams"
+            )
+        if entry.color is None:
+            used = {a.color for a in self.algorithms.values()}
+            spare = [c for c in SPARE_COLORS if c not in used] or list(SPARE_COLORS)
+            entry = _replace(entry, color=spare[0])
+        self.algorithms[entry.name] = entry
+
+
+def _replace(entry: AlgorithmEntry, **changes: Any) -> AlgorithmEntry:
+    return replace(entry, **changes)
+
+
+def _load_plugins(catalog: Catalog) -> None:
+    """Register every ``matchlab.algorithms`` entry point; a broken plugin is logged, not fatal."""
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry = point.load()
+            if callable(entry) and not isinstance(entry, AlgorithmEntry):
+                entry = entry()
+            dist = point.dist.name if point.dist else point.value
+            catalog.add_algorithm(_replace(entry, source=dist))
+        except Exception:
+            log.exception("algorithm plugin %s (%s) could not be loaded", point.name, point.value)
+
+
+def _build() -> Catalog:
+    catalog = Catalog()
+    for entry in _BUILTIN_ALGORITHMS:
+        catalog.add_algorithm(entry)
+    catalog.datasets = {d.name: d for d in _BUILTIN_DATASETS}
+    catalog.nets = {n.name: n for n in _BUILTIN_NETS}
+    _load_plugins(catalog)
+    return catalog
+
+
+CATALOG = _build()
+ALGORITHMS: tuple[str, ...] = tuple(CATALOG.algorithms)
+DATASETS: tuple[str, ...] = tuple(CATALOG.datasets)
+NETS: tuple[str, ...] = tuple(CATALOG.nets)
+BUILTIN_ALGORITHMS: tuple[str, ...] = tuple(a.name for a in _BUILTIN_ALGORITHMS)
+
+
+def _get(kind: str, table: dict[str, Any], name: str) -> Any:
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(table))}") from None
+
+
+def algorithm(name: str) -> AlgorithmEntry:
+    return _get("algorithm", CATALOG.algorithms, name)
+
+
+def dataset(name: str) -> DatasetEntry:
+    return _get("dataset", CATALOG.datasets, name)
+
+
+def net(name: str) -> NetEntry:
+    return _get("net", CATALOG.nets, name)
+
+
+def colors() -> dict[str, str]:
+    """Algorithm name → colour, for charts, chips and CSS."""
+    return {name: entry.color or SPARE_COLORS[0] for name, entry in CATALOG.algorithms.items()}
+
+
+def load_object(path: str) -> Any:
+    """``"package.module:attribute"`` → the attribute (imports the module, torch and all)."""
+    module, _, attribute = path.partition(":")
+    return getattr(import_module(module), attribute)

@@ -1,0 +1,118 @@
+"""The metric keys a run logs per epoch: one table for the trainer, the sink, the charts and the
+docs (docs/CONTRACTS.md is checked against it by tests/test_contracts.py).
+
+Torch-free. ``train/threshold/<class>`` stands for one key per class (FlexMatch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ssl_core import catalog
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    name: str
+    label: str  # words for a legend or axis
+    unit: str  # "%", "share" (0–1), "loss", "lr", "images/s", "weight"
+    low: float = -math.inf  # valid range: values outside it are bugs, bands are clipped to it
+    high: float = math.inf
+    # Logged by every algorithm (True) or only by those that name it in their catalog entry's
+    # ``diagnostics`` (False).
+    common: bool = True
+    description: str = ""
+
+    def emitted_by(self) -> tuple[str, ...]:
+        """Names of the algorithms that log this key."""
+        return tuple(
+            name
+            for name, entry in catalog.CATALOG.algorithms.items()
+            if self.common or self.name in entry.diagnostics
+        )
+
+    def clip(self, value: float) -> float:
+        return min(max(value, self.low), self.high)
+
+
+TRAIN_LOSS = "train/loss"
+TRAIN_LOSS_X = "train/loss_x"
+TRAIN_LOSS_U = "train/loss_u"
+UNSUP_WEIGHT = "train/unsup_weight"
+LR = "train/lr"
+MASK_RATIO = "train/mask_ratio"
+PSEUDO_LABEL_ACC = "train/pseudo_label_acc"
+IMGS_PER_S = "train/imgs_per_s"
+LABELED_TOP1 = "labeled/top1"
+VAL_LOSS = "val/loss"
+VAL_TOP1 = "val/top1"
+VAL_TOP5 = "val/top5"
+TEST_LOSS = "test/loss"
+TEST_TOP1 = "test/top1"
+TEST_TOP5 = "test/top5"
+CLASS_THRESHOLD = "train/threshold/<class>"
+CLASS_THRESHOLD_PREFIX = "train/threshold/"
+
+_TABLE = (
+    MetricKey(TRAIN_LOSS, "train loss (total)", "loss", 0.0,
+              description="labeled + weighted unlabeled loss, mean over the epoch's steps"),
+    MetricKey(TRAIN_LOSS_X, "train loss, labeled", "loss", 0.0,
+              description="supervised loss on the labeled batch"),
+    MetricKey(TRAIN_LOSS_U, "train loss, unlabeled", "loss", 0.0,
+              description="unlabeled loss before its weight"),
+    MetricKey(UNSUP_WEIGHT, "unsupervised weight λu", "weight", 0.0,
+              description="weight of the unlabeled loss (with MixMatch's ramp-up)"),
+    MetricKey(LR, "learning rate", "lr", 0.0, description="learning rate at the epoch's end"),
+    MetricKey(MASK_RATIO, "mask ratio (share of unlabeled used)", "share", 0.0, 1.0, False,
+              "share of unlabeled samples whose pseudo-label entered the loss"),
+    MetricKey(PSEUDO_LABEL_ACC, "pseudo-label accuracy", "share", 0.0, 1.0, False,
+              "accuracy of the pseudo-labels used, against labels the algorithm never sees"),
+    MetricKey(IMGS_PER_S, "images / s", "images/s", 0.0,
+              description="training images (all views) per second"),
+    MetricKey(LABELED_TOP1, "labeled top-1 (%)", "%", 0.0, 100.0,
+              description="EMA model's accuracy on the labeled images"),
+    MetricKey(VAL_LOSS, "val loss", "loss", 0.0, description="EMA model, validation split"),
+    MetricKey(VAL_TOP1, "val top-1 (%)", "%", 0.0, 100.0,
+              description="EMA model, validation split (model selection)"),
+    MetricKey(VAL_TOP5, "val top-5 (%)", "%", 0.0, 100.0, description="EMA model, validation"),
+    MetricKey(TEST_LOSS, "test loss", "loss", 0.0, description="EMA model, test split"),
+    MetricKey(TEST_TOP1, "test top-1 (%)", "%", 0.0, 100.0, description="EMA model, test split"),
+    MetricKey(TEST_TOP5, "test top-5 (%)", "%", 0.0, 100.0, description="EMA model, test split"),
+    MetricKey(CLASS_THRESHOLD, "threshold of class <class>", "share", 0.0, 1.0, False,
+              "FlexMatch's current confidence threshold T_c of each class"),
+)  # fmt: skip
+
+METRIC_KEYS: dict[str, MetricKey] = {key.name: key for key in _TABLE}
+
+
+def lookup(name: str) -> MetricKey | None:
+    """The table row of a logged key (``train/threshold/3`` → the per-class row), or None."""
+    if name.startswith(CLASS_THRESHOLD_PREFIX):
+        row = METRIC_KEYS[CLASS_THRESHOLD]
+        return MetricKey(name, f"threshold of class {name.rsplit('/', 1)[1]}", row.unit, row.low,
+                         row.high, row.common, row.description)  # fmt: skip
+    return METRIC_KEYS.get(name)
+
+
+def is_loss(name: str) -> bool:
+    row = lookup(name)
+    return row is not None and row.unit == "loss"
+
+
+def label(name: str) -> str:
+    row = lookup(name)
+    return row.label if row else name
+
+
+def expected_keys(algorithm: str, num_classes: int) -> set[str]:
+    """Every key a run of ``algorithm`` logs each epoch (per-class keys expanded)."""
+    out = set()
+    for key in _TABLE:
+        if algorithm not in key.emitted_by():
+            continue
+        if key.name == CLASS_THRESHOLD:
+            out.update(f"{CLASS_THRESHOLD_PREFIX}{c}" for c in range(num_classes))
+        else:
+            out.add(key.name)
+    return out
