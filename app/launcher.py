@@ -16,8 +16,8 @@ import time
 import httpx
 
 from app.config import get_settings
-from app.db import get_engine
 from app.redis_server import free_port, redis_answers, start_redis
+from app.store.db import get_engine
 
 DEMO_ALGORITHMS = ["supervised", "mixmatch", "fixmatch", "flexmatch"]
 WORKER_STOP_SECONDS = 60  # one training step must finish; a WRN step on a CPU takes ~10 s

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 from fastapi import Depends, FastAPI
 
-from app import auth
 from app.api import api_router
-from app.body_limit import BodyLimit
 from app.config import Settings, get_settings
-from app.db import get_engine
-from app.errors import install_error_handlers, install_openapi
+from app.http import auth
+from app.http.body_limit import BodyLimit
+from app.http.errors import install_error_handlers, install_openapi
+from app.store.db import get_engine
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastAPI:
-    """The web app: the JSON API, plus the HTML pages when ``app.pages`` is installed.
+    """The web app: the JSON API, plus the HTML pages (``app.pages``).
 
     ``pages=False`` serves the API alone (the API tests use it).
     """
@@ -34,11 +33,12 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(api_router)
-    if pages and importlib.util.find_spec("app.pages") is not None:
-        from app import login, pages
-        from app.web import templates
+    if pages:
+        from app.pages import login_router
+        from app.pages import router as pages_router
+        from app.pages.render import templates
 
         templates.env.globals.update(csrf_field=auth.csrf_field, logged_in=auth.logged_in)
-        app.include_router(login.router)
-        app.include_router(pages.router, dependencies=[Depends(auth.require_page_access)])
+        app.include_router(login_router)
+        app.include_router(pages_router, dependencies=[Depends(auth.require_page_access)])
     return app

@@ -33,12 +33,13 @@ from mlflow_side import MlflowServer, ensure_mlflow, mlflow_version
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from app import crud
 from app.config import Settings
-from app.db import get_engine
 from app.main import create_app
-from app.models import MetricPoint
 from app.redis_server import free_port, start_redis
+from app.store import crud
+from app.store.db import get_engine
+from app.store.models import MetricPoint
+from ssl_core.callbacks import EpochEnd, TrainStart
 from worker.runner import claim_run
 from worker.sink import RunSink
 
@@ -50,6 +51,8 @@ KEYS = (
 READ_KEYS = ("val/top1", "test/top1", "train/loss")  # also the compare page's defaults
 BLOCK = 10  # epochs per interleaved block
 
+
+SUMMARY = {"best_val_top1": 50.0, "best_epoch": 1}  # the sink stores the trainer's; any will do
 
 def epoch_metrics(rng: np.random.Generator) -> dict[str, float]:
     return {key: float(v) for key, v in zip(KEYS, rng.random(len(KEYS)), strict=True)}
@@ -70,7 +73,7 @@ def ingest(settings: Settings, mlflow: MlflowServer | None, runs: int, epochs: i
     ids = new_runs(settings, runs)
     sinks = [RunSink(i, get_engine(settings), settings.redis_url) for i in ids]
     for sink in sinks:
-        sink.on_train_start({"total_steps": epochs * 1024, "start_step": 0, "start_epoch": 0})
+        sink.on_train_start(TrainStart(epochs * 1024, 0, 0, "cpu", 0))
     ml_runs = mlflow.create_runs(runs) if mlflow else []
     rng = np.random.default_rng(0)
     ours, theirs = [], []
@@ -82,7 +85,7 @@ def ingest(settings: Settings, mlflow: MlflowServer | None, runs: int, epochs: i
         t = time.perf_counter()
         for epoch, metrics in block:
             for sink, m in zip(sinks, metrics, strict=True):
-                sink.on_epoch_end(epoch, epoch * 1024, m)
+                sink.on_epoch_end(EpochEnd(epoch, epoch * 1024, m, SUMMARY))
         ours.append(time.perf_counter() - t)
         if mlflow:
             t = time.perf_counter()

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from ssl_core import metrics as keys
+from ssl_core.callbacks import Callback, EpochEnd, TrainStart
 from ssl_core.errors import DatasetMissing, TrainingDiverged
 from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS, build_spec, format_errors, set_dotted
 
@@ -61,15 +63,15 @@ def spec_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-class ProgressBar:
+class ProgressBar(Callback):
     """A tqdm bar per epoch, closed with the epoch's headline metrics."""
 
     def __init__(self, iters_per_epoch: int, epochs: int, quiet: bool) -> None:
         self.iters, self.epochs, self.quiet = iters_per_epoch, epochs, quiet
         self.bar: tqdm | None = None
 
-    def on_train_start(self, info: dict[str, Any]) -> None:
-        self.epoch = info["start_epoch"]
+    def on_train_start(self, start: TrainStart) -> None:
+        self.epoch = start.start_epoch
 
     def on_step(self, step: int, total_steps: int) -> None:
         if self.bar is None:
@@ -82,14 +84,13 @@ class ProgressBar:
             )
         self.bar.update(1)
 
-    def on_epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
-        self.epoch = epoch
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        self.epoch, metrics = end.epoch, end.metrics
         if self.bar is not None:
+            shown = {"loss": keys.TRAIN_LOSS, "mask": keys.MASK_RATIO, "val": keys.VAL_TOP1,
+                     "test": keys.TEST_TOP1}  # fmt: skip
             self.bar.set_postfix(
-                loss=f"{metrics['train/loss']:.3f}",
-                mask=f"{metrics['train/mask_ratio']:.2f}",
-                val=f"{metrics['val/top1']:.1f}",
-                test=f"{metrics['test/top1']:.1f}",
+                {name: f"{metrics[key]:.3g}" for name, key in shown.items() if key in metrics}
             )
             self.bar.close()
             self.bar = None

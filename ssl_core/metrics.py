@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from ssl_core import catalog
+from ssl_core.errors import TrainingDiverged
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ TEST_LOSS = "test/loss"
 TEST_TOP1 = "test/top1"
 TEST_TOP5 = "test/top5"
 CLASS_THRESHOLD = "train/threshold/<class>"
+MASK_DIAGNOSTICS = catalog.MASK_DIAGNOSTICS  # mask ratio and pseudo-label accuracy
 CLASS_THRESHOLD_PREFIX = "train/threshold/"
 
 _TABLE = (
@@ -96,8 +98,11 @@ def lookup(name: str) -> MetricKey | None:
 
 
 def is_loss(name: str) -> bool:
+    """A loss key: in the table with unit "loss", or (a plugin's own key) named like one."""
     row = lookup(name)
-    return row is not None and row.unit == "loss"
+    if row is not None:
+        return row.unit == "loss"
+    return "loss" in name.rsplit("/", 1)[-1]
 
 
 def label(name: str) -> str:
@@ -116,3 +121,15 @@ def expected_keys(algorithm: str, num_classes: int) -> set[str]:
         else:
             out.add(key.name)
     return out
+
+
+def check_finite(
+    metrics: dict[str, float], epoch: int, first_step: int, last_step: int, lr: float
+) -> None:
+    """The one divergence check: a NaN or infinite loss ends the run with TrainingDiverged."""
+    for key, value in metrics.items():
+        if is_loss(key) and not math.isfinite(value):
+            raise TrainingDiverged(
+                f"{key} became {value} during epoch {epoch} (steps {first_step}–{last_step}); "
+                f"try a lower lr (now {lr}) or unlabeled_weight"
+            )

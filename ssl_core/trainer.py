@@ -18,15 +18,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from ssl_core import catalog
+from ssl_core import metrics as keys
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
+from ssl_core.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
 from ssl_core.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
-from ssl_core.errors import TrainingDiverged
 from ssl_core.evaluate import evaluate
 from ssl_core.nets import build_net
 from ssl_core.spec import RunSpec
+from ssl_core.summary import EMPTY, update_summary
 
 log = logging.getLogger(__name__)
 
@@ -96,24 +99,13 @@ class EpochMeter:
         loss, loss_x, loss_u, weight, used, correct = self.sums.tolist()
         n = max(self.steps, 1)
         return {
-            "train/loss": loss / n,
-            "train/loss_x": loss_x / n,
-            "train/loss_u": loss_u / n,
-            "train/unsup_weight": weight / n,
-            "train/mask_ratio": used / self.unlabeled if self.unlabeled else 0.0,
-            "train/pseudo_label_acc": correct / used if used else 0.0,
+            keys.TRAIN_LOSS: loss / n,
+            keys.TRAIN_LOSS_X: loss_x / n,
+            keys.TRAIN_LOSS_U: loss_u / n,
+            keys.UNSUP_WEIGHT: weight / n,
+            keys.MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
+            keys.PSEUDO_LABEL_ACC: correct / used if used else 0.0,
         }
-
-
-def _call(callbacks: Sequence[Any], method: str, *args: Any) -> None:
-    for callback in callbacks:
-        fn = getattr(callback, method, None)
-        if fn is not None:
-            fn(*args)
-
-
-def _should_stop(callbacks: Sequence[Any]) -> bool:
-    return any(getattr(c, "should_stop", lambda: False)() for c in callbacks)
 
 
 class Trainer:
@@ -129,6 +121,7 @@ class Trainer:
             self.device, memory_format=torch.channels_last
         )
         self.ema = ModelEMA(self.model, spec.ema_decay)
+        self.diagnostics = catalog.algorithm(spec.algorithm).diagnostics
         self.algorithm: Algorithm = build_algorithm(
             spec, info.num_classes, self.data.num_unlabeled, self.device
         )
@@ -136,12 +129,7 @@ class Trainer:
         self.schedule = make_schedule(spec, self.optimizer)
         self.step = 0
         self.epoch = 0
-        self.summary: dict[str, Any] = {
-            "best_val_top1": None,
-            "best_epoch": None,
-            "test_top1_at_best_val": None,
-            "last_test_top1": None,
-        }
+        self.summary: dict[str, Any] = dict(EMPTY)
 
     # ---- one step -------------------------------------------------------------------------
 
@@ -205,7 +193,7 @@ class Trainer:
 
     # ---- one epoch ------------------------------------------------------------------------
 
-    def run_epoch(self, callbacks: Sequence[Any]) -> dict[str, float] | None:
+    def run_epoch(self, callbacks: Sequence[TrainingCallback]) -> dict[str, float] | None:
         """Train one epoch and evaluate; None when a callback asked to stop midway."""
         meter = EpochMeter(self.device)
         started = time.perf_counter()
@@ -214,46 +202,38 @@ class Trainer:
             out = self.train_step(self.make_batch())
             meter.add(out)
             images += self.spec.batch_size + out.num_unlabeled * max(len(self.algorithm.views), 1)
-            _call(callbacks, "on_step", self.step, self.spec.total_steps)
-            if _should_stop(callbacks):
+            for callback in callbacks:
+                callback.on_step(self.step, self.spec.total_steps)
+            if any(callback.should_stop() for callback in callbacks):
                 return None
         seconds = time.perf_counter() - started
         metrics = meter.metrics()
-        if not math.isfinite(metrics["train/loss"]):
-            raise TrainingDiverged(
-                f"the training loss became {metrics['train/loss']} during epoch {self.epoch + 1} "
-                f"(steps {self.step - self.spec.iters_per_epoch + 1}–{self.step}); try a lower "
-                f"lr (now {self.spec.lr}) or unlabeled_weight"
-            )
-        metrics["train/lr"] = self.optimizer.param_groups[0]["lr"]
-        metrics["train/imgs_per_s"] = images / seconds
+        steps = (self.epoch + 1, self.step - self.spec.iters_per_epoch + 1, self.step, self.spec.lr)
+        keys.check_finite(metrics, *steps)  # before evaluating a broken model
+        metrics[keys.LR] = self.optimizer.param_groups[0]["lr"]
+        metrics[keys.IMGS_PER_S] = images / seconds
         metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
+        for key in keys.MASK_DIAGNOSTICS:  # logged only by algorithms that pseudo-label
+            if key not in self.diagnostics:
+                metrics.pop(key, None)
         with autocast_for(self.spec, self.device):
             metrics.update(evaluate(self.ema.model, self.data, self.spec.eval_batch_size))
+        keys.check_finite(metrics, *steps)
         self.epoch += 1
-        self._update_summary(metrics)
+        self.summary = update_summary(self.summary, self.epoch, metrics)
         return metrics
-
-    def _update_summary(self, metrics: dict[str, float]) -> None:
-        best = self.summary["best_val_top1"]
-        if best is None or metrics["val/top1"] > best:
-            self.summary.update(
-                best_val_top1=metrics["val/top1"],
-                best_epoch=self.epoch,
-                test_top1_at_best_val=metrics["test/top1"],
-            )
-        self.summary["last_test_top1"] = metrics["test/top1"]
 
 
 def train(
     spec: RunSpec | dict[str, Any],
     out_dir: str | Path | None = None,
-    callbacks: Sequence[Any] = (),
+    callbacks: Sequence[TrainingCallback] = (),
     resume: bool = True,
     data_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns the summary (see docs/CONTRACTS.md for the callback protocol)."""
+    """Train one run; returns the summary (``ssl_core.callbacks`` has the callback protocol)."""
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
+    callbacks = check_callbacks(callbacks)
     started = time.perf_counter()
     trainer = Trainer(spec, Path(data_dir) if data_dir else None)
     out = Path(out_dir) if out_dir else None
@@ -266,19 +246,20 @@ def train(
             trainer.load_state_dict(state)
             replay = state.get("last_metrics")
         _truncate_metrics(out / "metrics.jsonl", trainer.epoch, replay)
-    _call(
-        callbacks,
-        "on_train_start",
-        {
-            "total_steps": spec.total_steps,
-            "start_step": trainer.step,
-            "start_epoch": trainer.epoch,
-            "device": str(trainer.device),
-            "num_params": sum(p.numel() for p in trainer.model.parameters()),
-        },
+    start = TrainStart(
+        total_steps=spec.total_steps,
+        start_step=trainer.step,
+        start_epoch=trainer.epoch,
+        device=str(trainer.device),
+        num_params=sum(p.numel() for p in trainer.model.parameters()),
+        summary=dict(trainer.summary) if trainer.epoch else {},
     )
+    for callback in callbacks:
+        callback.on_train_start(start)
     if replay:  # the checkpoint's epoch may not have reached the sink before a crash
-        _call(callbacks, "on_epoch_end", trainer.epoch, trainer.step, replay)
+        end = EpochEnd(trainer.epoch, trainer.step, replay, dict(trainer.summary))
+        for callback in callbacks:
+            callback.on_epoch_end(end)
     stopped = False
     while trainer.epoch < spec.epochs:
         metrics = trainer.run_epoch(callbacks)
@@ -293,7 +274,9 @@ def train(
                 f.write(
                     json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n"
                 )
-        _call(callbacks, "on_epoch_end", trainer.epoch, trainer.step, metrics)
+        end = EpochEnd(trainer.epoch, trainer.step, metrics, dict(trainer.summary))
+        for callback in callbacks:
+            callback.on_epoch_end(end)
     return {
         **trainer.summary,
         "epochs": trainer.epoch,

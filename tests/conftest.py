@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from app.config import Settings
-from app.db import _engines
 from app.redis_server import free_port, start_redis
+from app.store.db import _engines
 
 
 @pytest.fixture(scope="session")

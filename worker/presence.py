@@ -14,8 +14,8 @@ import threading
 
 import redis
 
-from app.models import utcnow
-from app.notify import WORKER_KEY_PREFIX
+from app.live.notify import WORKER_KEY_PREFIX
+from app.store.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from app.config import Settings, get_settings
-from app.db import get_engine
-from app.models import Run, Status, utcnow
+from app.live import notify
 from app.queue import enqueue, queued_run_ids
-from worker.runner import notify_status
+from app.store.db import get_engine
+from app.store.models import Run, Status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
                 continue  # another worker got there first, or it just sent a heartbeat
             getattr(result, {"queued": "requeued"}.get(status, status)).append(run.id)
             session.refresh(run)
-            notify_status(settings, run)
+            notify.publish_status(settings.redis_url, run)
     for run_id in result.requeued:
         enqueue(settings.redis_url, run_id)
     if stale:

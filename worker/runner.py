@@ -20,12 +20,11 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from app import notify
 from app.config import Settings, get_settings
-from app.db import get_engine
-from app.models import Run, Status, utcnow
+from app.live import notify
 from app.queue import enqueue
-from app.schemas import RunOut
+from app.store.db import get_engine
+from app.store.models import Run, Status, utcnow
 from ssl_core.spec import error_messages
 from worker.sink import RunSink
 
@@ -89,12 +88,6 @@ def describe_error(exc: BaseException) -> str:
     return f"{head}\n\n{trace}"
 
 
-def notify_status(settings: Settings, run: Run | None) -> None:
-    if run is not None:
-        data = RunOut.of(run).model_dump(mode="json")
-        notify.publish(settings.redis_url, run.id, "status", data)
-
-
 def run_training(
     run_id: int,
     *,
@@ -116,7 +109,7 @@ def run_training(
             "run %s is not queued (duplicate delivery, cancelled or deleted); skipping", run_id
         )
         return None
-    notify_status(settings, run)
+    notify.publish_status(settings.redis_url, run)
     sink = RunSink(run_id, engine, settings.redis_url, settings.heartbeat_seconds, stop_event)
     sink.start()
     try:
@@ -130,7 +123,7 @@ def run_training(
         final = set_status(engine, run_id, Status.failed, error=describe_error(exc))
     else:
         sink.close()
-        summary = {**sink.summary, **(summary or {})}
+        summary = summary or sink.summary  # train's return value is the trainer's summary
         if sink.cancelled:
             final = set_status(engine, run_id, Status.cancelled, summary=summary)
         elif summary.get("stopped"):
@@ -144,5 +137,5 @@ def run_training(
             final = set_status(engine, run_id, Status.succeeded, summary=summary)
     finally:
         sink.close()  # also on KeyboardInterrupt: the heartbeat goes stale and a worker resumes it
-    notify_status(settings, final)
+    notify.publish_status(settings.redis_url, final)
     return final.status if final is not None else None

@@ -19,8 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app import notify
-from app.models import MetricPoint, Run, Status, utcnow
+from app.live import notify
+from app.store.models import MetricPoint, Run, Status, utcnow
+from ssl_core.callbacks import Callback, EpochEnd, TrainStart
 
 log = logging.getLogger(__name__)
 
@@ -32,27 +33,8 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-class MetricNotFinite(RuntimeError):
-    """A loss became NaN or infinite: the run cannot recover, so it ends as failed."""
-
-
-def update_summary(
-    summary: dict[str, Any], epoch: int, metrics: dict[str, float]
-) -> dict[str, Any]:
-    """Fold one epoch into the run summary (model selection on validation, never on test)."""
-    out = dict(summary)
-    val = metrics.get("val/top1")
-    test = metrics.get("test/top1")
-    if val is not None and (out.get("best_val_top1") is None or val > out["best_val_top1"]):
-        out.update(best_val_top1=val, best_epoch=epoch, test_top1_at_best_val=test)
-    if test is not None:
-        out["last_test_top1"] = test
-    out["epochs"] = epoch
-    return out
-
-
-class RunSink:
-    """``ssl_core.train`` callbacks for run ``run_id`` (see docs/CONTRACTS.md)."""
+class RunSink(Callback):
+    """``ssl_core.train`` callbacks for run ``run_id`` (``ssl_core.callbacks``)."""
 
     def __init__(
         self,
@@ -91,11 +73,12 @@ class RunSink:
             self._pulse_thread = None
 
     # -- ssl_core.train callbacks -----------------------------------------------------------
-    def on_train_start(self, info: dict[str, Any]) -> None:
-        start_epoch = int(info.get("start_epoch", 0))
-        self._step = int(info.get("start_step", 0))
+    def on_train_start(self, start: TrainStart) -> None:
+        start_epoch = start.start_epoch
+        self._step = start.start_step
         self._epoch = start_epoch
-        self._total_steps = int(info.get("total_steps", 0))
+        self._total_steps = start.total_steps
+        self.summary = dict(start.summary)  # the checkpoint's: the trainer owns the summary
         now = utcnow()
         with Session(self.engine) as session:
             # Points after the checkpoint's epoch would be reported again; the checkpoint wins.
@@ -104,10 +87,6 @@ class RunSink:
                     col(MetricPoint.run_id) == self.run_id, col(MetricPoint.epoch) > start_epoch
                 )
             )
-            summary: dict[str, Any] = {}
-            for epoch, metrics in _stored_epochs(session, self.run_id, ("val/top1", "test/top1")):
-                summary = update_summary(summary, epoch, metrics)
-            self.summary = summary
             session.exec(
                 update(Run)
                 .where(col(Run.id) == self.run_id)
@@ -115,7 +94,7 @@ class RunSink:
                     epoch=start_epoch,
                     step=self._step,
                     total_steps=self._total_steps or Run.total_steps,
-                    summary=summary or None,
+                    summary=self.summary or None,
                     heartbeat_at=now,
                     clock_at=now,
                     clock_step=self._step,
@@ -129,14 +108,13 @@ class RunSink:
         self._step = step
         self._total_steps = total_steps
 
-    def on_epoch_end(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, end: EpochEnd) -> None:
+        epoch, step, metrics, summary = end.epoch, end.step, end.metrics, end.summary
         points, skipped = [], []
         wall_time = time.time()
         for key, value in metrics.items():
             value = float(value)
-            if not math.isfinite(value):
-                if key.endswith("loss") or "/loss" in key:
-                    raise MetricNotFinite(f"{key} became {value} at epoch {epoch} (step {step})")
+            if not math.isfinite(value):  # a non-finite loss never gets here (TrainingDiverged)
                 skipped.append(key)  # e.g. an accuracy over an empty set: no point to plot
                 continue
             points.append(
@@ -145,7 +123,6 @@ class RunSink:
             )  # fmt: skip
         if skipped:
             log.info("run %s epoch %s: not stored (not finite): %s", self.run_id, epoch, skipped)
-        summary = update_summary(self.summary, epoch, metrics)
         # Core statements on one connection, not ORM objects: this runs every epoch of every run,
         # and object construction was most of its cost.
         with self.engine.begin() as conn:
@@ -164,7 +141,7 @@ class RunSink:
                 # A resume replays the checkpoint's epoch: points that reached the store before
                 # the crash stay as they were (the unique (run, key, epoch) index ignores them).
                 conn.execute(_insert_ignoring_duplicates(conn.dialect.name), points)
-        self.summary = summary
+        self.summary = dict(summary)
         self._epoch, self._step, self._written_step = epoch, step, step
         data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics}
         notify.publish(self.redis_url, self.run_id, "epoch", _finite(data))
@@ -204,20 +181,6 @@ class RunSink:
                 "progress": min(1.0, step / total) if total else 0.0,
             }
             notify.publish(self.redis_url, self.run_id, "progress", progress)
-
-
-def _stored_epochs(
-    session: Session, run_id: int, keys: tuple[str, ...]
-) -> list[tuple[int, dict[str, float]]]:
-    rows = session.exec(
-        select(MetricPoint.epoch, MetricPoint.key, MetricPoint.value)
-        .where(MetricPoint.run_id == run_id, col(MetricPoint.key).in_(keys))
-        .order_by(MetricPoint.epoch)
-    )
-    epochs: dict[int, dict[str, float]] = {}
-    for epoch, key, value in rows:
-        epochs.setdefault(epoch, {})[key] = value
-    return sorted(epochs.items())
 
 
 def _finite(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Depends
 
 from app.api import compare, events, health, metrics, runs, sweeps
-from app.auth import require_api_access
-from app.errors import ERROR_RESPONSES
+from app.http.auth import require_api_access
+from app.http.errors import ERROR_RESPONSES
 
 api_router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 # Health stays open with a token set: load balancers and compose health checks hold none.

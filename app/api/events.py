@@ -10,7 +10,7 @@ Events (``data`` is JSON):
 - ``progress``: ``{"epoch", "step", "total_steps", "progress"}`` every few seconds while training.
 
 Live updates arrive through Redis pub/sub (one subscription per run, shared by its pages:
-``app.live``): progress and the next epoch go out straight from the message (50 pages on one run cost the database nothing per epoch); a status change or a gap in
+``app.live.feeds``): progress and the next epoch go out straight from the message (50 pages on one run cost the database nothing per epoch); a status change or a gap in
 the epochs is read back from the database, and so is everything every couple of seconds, so a
 lost notification (or no Redis) only delays an update.
 """
@@ -29,11 +29,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app import live
-from app.api.deps import EngineDep, RunId, SessionRoute, SettingsDep
-from app.live import sse
-from app.models import TERMINAL, MetricPoint, Run
-from app.schemas import RunOut
+from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
+from app.live import feeds as live
+from app.live.feeds import sse
+from app.store.models import TERMINAL, MetricPoint, Run
+from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=SessionRoute, tags=["runs"])

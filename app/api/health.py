@@ -10,8 +10,8 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.api.deps import EngineDep, SessionRoute, SettingsDep
-from app.notify import WORKER_KEY_PREFIX, redis_client
+from app.deps import EngineDep, SessionRoute, SettingsDep
+from app.live.notify import WORKER_KEY_PREFIX, redis_client
 from app.queue import QUEUE
 
 router = APIRouter(route_class=SessionRoute, tags=["health"])

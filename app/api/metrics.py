@@ -8,17 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
-from app import crud
-from app.api.deps import RunId, SessionDep, SessionRoute
-from app.api.runs import load_run
-from app.series import downsample
+from app.deps import RunId, SessionDep, SessionRoute
+from app.store import crud
+from app.store.compare import split_keys
+from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
-
-
-def split_keys(keys: str | None) -> list[str] | None:
-    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
-    return items or None
 
 
 @router.get("/runs/{run_id}/metrics")
@@ -34,7 +29,7 @@ def run_metrics(
 
     Above ``max_points`` a series keeps its first and last point and each bucket's min and max.
     """
-    run = load_run(session, run_id)
+    run = crud.get_run(session, run_id)
     series = crud.load_points(session, [run.id], split_keys(keys))[run.id]
     return {
         "run_id": run.id,
@@ -46,7 +41,7 @@ def run_metrics(
 @router.get("/runs/{run_id}/metrics.csv", response_class=Response)
 def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
-    run = load_run(session, run_id)
+    run = crud.get_run(session, run_id)
     series = crud.load_points(session, [run.id])[run.id]
     keys = sorted(series)
     rows: dict[int, dict[str, Any]] = {}

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 
-from app import crud, notify
-from app.api.deps import MAX_ID, RunId, SessionDep, SessionRoute, SettingsDep
-from app.models import Run, Status
+from app.deps import MAX_ID, RunId, SessionDep, SessionRoute, SettingsDep
+from app.live import notify
 from app.queue import enqueue
-from app.schemas import RunOut, RunPage
-from ssl_core.spec import ALGORITHMS, DATASETS
+from app.store import crud
+from app.store.models import Status
+from app.store.schemas import RunOut, RunPage
+from ssl_core.catalog import ALGORITHMS, DATASETS
 
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
-
-
-def load_run(session: SessionDep, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id} not found")
-    return run
 
 
 def _csv(value: str | None, field: str, valid: Any) -> list[str]:
@@ -89,22 +83,21 @@ def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 def get_run(session: SessionDep, run_id: RunId) -> RunOut:
-    return RunOut.of(load_run(session, run_id))
+    return RunOut.of(crud.get_run(session, run_id))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
 def cancel_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunOut:
     """Queued: cancelled at once. Running: stops within a few seconds, keeping its metrics."""
-    run = crud.cancel_run(session, load_run(session, run_id), settings.stale_after_seconds)
-    out = RunOut.of(run)
-    notify.publish(settings.redis_url, run.id, "status", out.model_dump(mode="json"))
-    return out
+    run = crud.cancel_run(session, crud.get_run(session, run_id), settings.stale_after_seconds)
+    notify.publish_status(settings.redis_url, run)
+    return RunOut.of(run)
 
 
 @router.post("/runs/{run_id}/retry", status_code=status.HTTP_201_CREATED, response_model=RunOut)
 def retry_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunOut:
     """A new run with the same spec; the finished one stays as it was."""
-    run = crud.retry_run(session, load_run(session, run_id))
+    run = crud.retry_run(session, crud.get_run(session, run_id))
     enqueue(settings.redis_url, run.id)
     return RunOut.of(run)
 
@@ -112,5 +105,5 @@ def retry_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunO
 @router.delete("/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> Response:
     """Delete a run that is not running, with its metrics and checkpoints (409 while running)."""
-    crud.delete_run(session, load_run(session, run_id), settings.runs_dir)
+    crud.delete_run(session, crud.get_run(session, run_id), settings.runs_dir)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

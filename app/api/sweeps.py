@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.api.deps import MAX_ID, SessionDep, SessionRoute, SettingsDep, SweepId
-from app.models import Run, Sweep
+from app.deps import MAX_ID, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.queue import enqueue
-from app.schemas import SweepBrief, SweepIn, SweepOut, as_utc
-from app.sweeps import create_sweep
+from app.store import crud
+from app.store.models import Run, Sweep
+from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
+from app.store.sweeps import create_sweep
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
@@ -20,7 +21,7 @@ def submit_sweep(session: SessionDep, settings: SettingsDep, body: SweepIn) -> S
     """Every combination of the grid's values and the seeds becomes a run.
 
     All runs are validated before any is stored; a sweep makes at most 200 runs
-    (``app.sweeps.MAX_SWEEP_RUNS``).
+    (``app.store.sweeps.MAX_SWEEP_RUNS``).
     """
     sweep, runs = create_sweep(session, body.base, body.grid, body.seeds, body.preset, body.name)
     for run in runs:
@@ -61,8 +62,5 @@ def list_sweeps(
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut)
 def get_sweep(session: SessionDep, sweep_id: SweepId) -> SweepOut:
-    sweep = session.get(Sweep, sweep_id)
-    if sweep is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"sweep {sweep_id} not found")
-    runs = session.exec(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
-    return SweepOut.of(sweep, list(runs))
+    sweep, runs = crud.get_sweep(session, sweep_id)
+    return SweepOut.of(sweep, runs)

@@ -9,9 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from app.config import Settings
-from app.db import get_engine
 from app.main import create_app
-from app.models import MetricPoint, Run
+from app.store.db import get_engine
+from app.store.models import MetricPoint, Run
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from app.api import events
-from app.models import Status
+from app.store.models import Status
 from tests.app.conftest import add_points, set_run
 from tests.worker.conftest import FakeTrain
 from worker.runner import run_training
@@ -111,7 +111,7 @@ def test_terminal_runs_without_points_close_at_once(client, engine, status):
 def test_pages_following_one_run_share_one_redis_subscription(client, engine, settings):
     import redis
 
-    from app import notify
+    from app.live import notify
 
     run_id = client.post("/api/runs", json={"algorithm": "fixmatch"}).json()["id"]
     set_run(engine, run_id, status=Status.running)

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.charts import ALGORITHM_COLORS, ema, run_charts
 from app.config import Settings
 from app.main import create_app
+from app.pages.figures import ALGORITHM_COLORS, ema, run_charts
 from tests.app.conftest import add_points, set_run
 
 

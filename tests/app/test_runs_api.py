@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 from sqlmodel import Session, func, select
 
-from app.models import MetricPoint, Run, Status
 from app.queue import QUEUE
+from app.store.models import MetricPoint, Run, Status
 from tests.app.conftest import add_points, set_run
 
 
@@ -96,7 +96,7 @@ def test_list_filters_and_pages(client, engine):
 def test_get_shows_progress_and_eta(client, engine):
     from datetime import timedelta
 
-    from app.models import utcnow
+    from app.store.models import utcnow
 
     run = submit(client, epochs=10, iters_per_epoch=10)
     now = utcnow()
@@ -120,7 +120,7 @@ def test_cancel_queued_run_is_immediate(client, settings):
 
 
 def test_cancel_running_run_sets_the_flag(client, engine):
-    from app.models import utcnow
+    from app.store.models import utcnow
 
     run = submit(client)
     set_run(engine, run["id"], status=Status.running, heartbeat_at=utcnow())
@@ -131,7 +131,7 @@ def test_cancel_running_run_sets_the_flag(client, engine):
 def test_cancel_running_run_whose_worker_is_gone_is_immediate(client, engine):
     from datetime import timedelta
 
-    from app.models import utcnow
+    from app.store.models import utcnow
 
     run = submit(client)
     set_run(engine, run["id"], status=Status.running, heartbeat_at=utcnow() - timedelta(hours=1))

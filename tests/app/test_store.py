@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import crud
 from app.config import Settings
-from app.db import make_engine
-from app.models import MetricPoint, Status
+from app.store import crud
+from app.store.db import make_engine
+from app.store.models import MetricPoint, Status
 from worker.runner import claim_run
 
 PG_URL = os.environ.get("MATCHLAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from app.config import Settings
-from app.db import get_engine
 from app.main import create_app
-from app.models import MetricPoint, Run, Sweep
 from app.queue import QUEUE
+from app.store.db import get_engine
+from app.store.models import MetricPoint, Run, Sweep
 
 FIX = {"algorithm": "fixmatch"}
 JSON = {"content-type": "application/json"}

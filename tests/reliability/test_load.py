@@ -10,9 +10,9 @@ import pytest
 import redis
 from sqlmodel import Session, func, select
 
-from app.db import make_engine
-from app.models import Run
 from app.queue import QUEUE
+from app.store.db import make_engine
+from app.store.models import Run
 from tests.e2e.conftest import Stack
 from tests.reliability.conftest import tiny
 

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.auth import SESSION_COOKIE
 from app.config import Settings
-from app.db import get_engine
+from app.http.auth import SESSION_COOKIE
 from app.main import create_app
-from app.models import Run, Status
+from app.store.db import get_engine
+from app.store.models import Run, Status
 from tests.app.conftest import set_run
 
 TOKEN = "s3cret-token"

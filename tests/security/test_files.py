@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.config import Settings
-from app.db import get_engine
 from app.main import create_app
-from app.models import Run, Status
+from app.store.db import get_engine
+from app.store.models import Run, Status
 from ssl_core.checkpoint import load_checkpoint
 from worker.runner import run_training
 

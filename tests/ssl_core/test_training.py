@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from ssl_core import train
+from ssl_core.callbacks import Callback
+from ssl_core.metrics import expected_keys
 from ssl_core.spec import RunSpec
 from ssl_core.trainer import Trainer
 
@@ -31,12 +33,12 @@ def test_three_steps_give_finite_loss_and_change_parameters(algorithm):
     assert all(changed)
 
 
-class Recorder:
+class Recorder(Callback):
     def __init__(self):
         self.epochs = []
 
-    def on_epoch_end(self, epoch, step, metrics):
-        self.epochs.append((epoch, step, metrics))
+    def on_epoch_end(self, end):
+        self.epochs.append((end.epoch, end.step, end.metrics))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -44,11 +46,25 @@ def test_every_design_metric_key_each_epoch(algorithm):
     recorder = Recorder()
     train({"algorithm": algorithm, **TINY}, callbacks=[recorder])
     assert [e[:2] for e in recorder.epochs] == [(1, 3), (2, 6)]
+    pseudo = {"train/mask_ratio", "train/pseudo_label_acc"}
     for _, _, metrics in recorder.epochs:
-        assert DESIGN_KEYS <= set(metrics)
+        # Exactly the metric-key table's keys for this algorithm: the baseline logs no
+        # pseudo-label diagnostics (they do not apply to it), the others all of DESIGN's.
+        assert set(metrics) == expected_keys(algorithm, 10)
+        assert DESIGN_KEYS - pseudo <= set(metrics)
+        assert (pseudo <= set(metrics)) == (algorithm != "supervised")
         if algorithm == "flexmatch":
             assert {f"train/threshold/{c}" for c in range(10)} <= set(metrics)
         assert all(isinstance(v, float) for v in metrics.values())
+
+
+def test_a_callback_missing_a_method_is_refused_by_name():
+    class Half:
+        def on_step(self, step, total_steps):
+            pass
+
+    with pytest.raises(TypeError, match="on_train_start, should_stop, on_epoch_end"):
+        train({"algorithm": "supervised", **TINY}, callbacks=[Half()])
 
 
 def _comparable(metrics):

@@ -15,10 +15,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import crud
 from app.config import Settings
-from app.db import get_engine
-from app.models import Run
+from app.store import crud
+from app.store.db import get_engine
+from app.store.models import Run
+from ssl_core.callbacks import EpochEnd, TrainStart
+from ssl_core.metrics import check_finite
+from ssl_core.summary import update_summary
 
 METRIC_KEYS = ("train/loss", "val/top1", "test/top1")
 
@@ -56,22 +59,26 @@ class FakeTrain:
         (sink,) = callbacks
         total = self.epochs * self.iters
         step = self.start_epoch * self.iters
-        sink.on_train_start(
-            {"total_steps": total, "start_step": step, "start_epoch": self.start_epoch}
-        )
+        summary: dict[str, Any] = {}
+        for epoch in range(1, self.start_epoch + 1):  # what the real checkpoint would hold
+            summary = update_summary(summary, epoch, self.metrics(epoch))
+        sink.on_train_start(TrainStart(total, step, self.start_epoch, "cpu", 0, summary))
         for epoch in range(self.start_epoch + 1, self.epochs + 1):
             for _ in range(self.iters):
                 time.sleep(self.step_seconds)
                 step += 1
                 sink.on_step(step, total)
                 if sink.should_stop():
-                    return {"epochs": epoch - 1, "stopped": True}
+                    return {**summary, "epochs": epoch - 1, "stopped": True}
             if epoch == self.fail_at_epoch:
                 raise ValueError("boom: the fake trainer failed\nsecond line of detail")
-            sink.on_epoch_end(epoch, step, self.metrics(epoch))
+            metrics = self.metrics(epoch)
+            check_finite(metrics, epoch, step - self.iters + 1, step, 0.03)  # as train does
+            summary = update_summary(summary, epoch, metrics)
+            sink.on_epoch_end(EpochEnd(epoch, step, metrics, summary))
             if self.on_epoch:
                 self.on_epoch(epoch)
-        return {"epochs": self.epochs, "stopped": False, "seconds": 0.1}
+        return {**summary, "epochs": self.epochs, "stopped": False, "seconds": 0.1}
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import redis
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from app.models import Run, Status, utcnow
 from app.queue import QUEUE, enqueue, queued_run_ids
+from app.store.models import Run, Status, utcnow
 from tests.worker.conftest import FakeTrain, load
 from worker.recovery import MAX_RECOVERIES, recover_stale_runs, requeue_lost_runs
 from worker.runner import run_training

@@ -8,9 +8,9 @@ import threading
 import redis
 from sqlmodel import Session, func, select
 
-from app import crud
-from app.models import MetricPoint, Status
 from app.queue import QUEUE
+from app.store import crud
+from app.store.models import MetricPoint, Status
 from ssl_core.errors import TrainingDiverged
 from tests.worker.conftest import METRIC_KEYS, FakeTrain, load
 from worker.runner import run_training
@@ -105,7 +105,9 @@ def test_nan_loss_metric_fails_the_run(settings, engine, make_run):
     run_training(run_id, settings=settings, train=FakeTrain(metrics=metrics))
     run = load(engine, run_id)
     assert run.status == Status.failed
-    assert "train/loss became nan at epoch 2" in run.error.splitlines()[0]
+    assert run.error.splitlines()[0].startswith(
+        "TrainingDiverged: train/loss became nan during epoch 2"
+    )
     assert point_count(engine, run_id) == 2
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.crud import InvalidInput, new_run, validate_spec
-from app.models import Run, Sweep
+from app.store.crud import InvalidInput, new_run, validate_spec
+from app.store.models import Run, Sweep
 from ssl_core.spec import RunSpec, set_dotted
 
 # One sweep is at most this many runs, so a typo in a grid cannot queue days of GPU time.

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.notify import channel
+from app.live.notify import channel
 
 log = logging.getLogger(__name__)
 

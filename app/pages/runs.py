@@ -1,9 +1,4 @@
-"""HTML pages: the runs table, a run's live page, run actions, and static files.
-
-The forms (``app.pages_forms``) and the chart pages (``app.pages_charts``) are routers of their
-own, included here, so ``app.main`` includes one router. Pages read the database through
-``app.crud`` and the same helpers as the API, never through HTTP.
-"""
+"""HTML pages: the runs table, a run's live page, run actions, and static files."""
 
 from __future__ import annotations
 
@@ -15,22 +10,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session, col, select
 
-from app import crud, notify
-from app.api.deps import SessionDep, SessionRoute, SettingsDep
-from app.charts import run_charts
-from app.models import Run, Status, Sweep
-from app.pages_charts import router as charts_router
-from app.pages_forms import router as forms_router
+from app.deps import SessionDep, SessionRoute, SettingsDep
+from app.live import notify
+from app.pages.figures import run_charts
+from app.pages.render import STATIC_FILES, local_path, redirect, render
 from app.queue import enqueue
-from app.schemas import RunOut
-from app.series import downsample
-from app.web import STATIC_FILES, local_path, redirect, render
+from app.store import crud
+from app.store.models import Run, Status, Sweep
+from app.store.schemas import RunOut
+from app.store.series import downsample
 from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
 from ssl_core.spec import flatten_spec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
-router.include_router(forms_router)
-router.include_router(charts_router)
 
 PAGE_SIZE = 50
 MAX_LISTED = 2000  # the table sorts in Python, so it reads at most this many matching runs
@@ -61,7 +53,7 @@ def static_file(name: str) -> Response:
     path = STATIC_FILES.get(name)
     if path is None:
         return Response("not found", status_code=404, media_type="text/plain")
-    # URLs carry ?v=<mtime> (app.web.static_url), so a long cache life is safe.
+    # URLs carry ?v=<mtime> (app.pages.render.static_url), so a long cache life is safe.
     return FileResponse(path, headers={"Cache-Control": "public, max-age=604800"})
 
 
@@ -196,7 +188,7 @@ async def cancel(
         run = crud.cancel_run(session, run, settings.stale_after_seconds)
     except crud.Conflict as exc:
         return _action_failed(request, str(exc))
-    notify.publish(settings.redis_url, run.id, "status", RunOut.of(run).model_dump(mode="json"))
+    notify.publish_status(settings.redis_url, run)
     return redirect(await _next(request, f"/runs/{run.id}"))
 
 

@@ -17,11 +17,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.charts import ALGORITHM_COLORS, metric_label
+from app.pages.figures import ALGORITHM_COLORS, metric_label
 from ssl_core.spec import flatten_spec
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+APP_DIR = Path(__file__).resolve().parent.parent
+ROOT = APP_DIR.parent
+STATIC_DIR = APP_DIR / "static"
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))
 STATIC_FILES = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
 STATIC_FILES["plotly.min.js"] = PLOTLY_JS

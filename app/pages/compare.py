@@ -12,20 +12,19 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app import crud
-from app.api.compare import compare as compare_api
-from app.api.deps import SessionDep, SessionRoute
-from app.api.sweeps import get_sweep
-from app.charts import compare_figures, compare_lines, lines_csv_rows
-from app.models import Run
-from app.schemas import as_utc
-from app.sweep_charts import SUMMARY_METRICS, sweep_figures
-from app.web import render
+from app.deps import SessionDep, SessionRoute
+from app.pages.figures import compare_figures, compare_lines, lines_csv_rows
+from app.pages.render import render
+from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
+from app.store import crud
+from app.store.compare import compare as compare_api
+from app.store.models import Run
+from app.store.schemas import SweepOut, as_utc
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -137,9 +136,9 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
         except crud.InvalidInput as exc:
             context["error"] = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
             status_code = 422
-        except HTTPException as exc:
-            context["error"] = str(exc.detail)
-            status_code = exc.status_code
+        except crud.NotFound as exc:
+            context["error"] = str(exc)
+            status_code = 404
         else:
             lines = compare_lines(data, view.x, view.smooth)
             context["data"] = data
@@ -181,8 +180,8 @@ def sweep_page(
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:
-        sweep = get_sweep(session, sweep_id)
-    except HTTPException:
+        sweep = SweepOut.of(*crud.get_sweep(session, sweep_id))
+    except crud.NotFound:
         return render(
             request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."
         )

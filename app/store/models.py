@@ -10,6 +10,9 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text,
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+# Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
+MAX_ID = 2**63 - 1
+
 
 class Status(StrEnum):
     queued = "queued"

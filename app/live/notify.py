@@ -15,6 +15,9 @@ from typing import Any
 
 import redis
 
+from app.store.models import Run
+from app.store.schemas import RunOut
+
 log = logging.getLogger(__name__)
 
 WORKER_KEY_PREFIX = "matchlab:worker:"
@@ -27,6 +30,12 @@ def channel(run_id: int) -> str:
 @lru_cache
 def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def publish_status(url: str, run: Run | None) -> None:
+    """The one place a status change is announced: the run's JSON as the API returns it."""
+    if run is not None:
+        publish(url, run.id, "status", RunOut.of(run).model_dump(mode="json"))
 
 
 def publish(url: str, run_id: int, event: str, data: dict[str, Any]) -> None:

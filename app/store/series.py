@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from app.models import Run
+from app.store.models import Run
 from ssl_core.spec import flatten_spec
 
 # Fields that describe a run but never change what it trains.

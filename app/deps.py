@@ -13,9 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.config import Settings
-
-# Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
-MAX_ID = 2**63 - 1
+from app.store.models import MAX_ID
 
 
 def get_settings(request: Request) -> Settings:

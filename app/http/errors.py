@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.crud import Conflict, InvalidInput
+from app.store.crud import Conflict, InvalidInput, NotFound
 
 
 class FieldError(BaseModel):
@@ -102,6 +102,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"detail": [{"field": "body", "message": message}]}, status.HTTP_400_BAD_REQUEST
             )
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
 
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, exc: Conflict) -> JSONResponse:

@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import crud, forms
-from app.api.deps import SessionDep, SessionRoute, SettingsDep
+from app.deps import SessionDep, SessionRoute, SettingsDep
+from app.pages import form_state as forms
+from app.pages.render import redirect, render
 from app.queue import enqueue
-from app.sweeps import MAX_SWEEP_RUNS, create_sweep
-from app.web import redirect, render
+from app.store import crud
+from app.store.sweeps import MAX_SWEEP_RUNS, create_sweep
 from ssl_core.spec import ALGORITHMS, PRESETS, RunSpec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)

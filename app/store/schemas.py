@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.models import Run, Status, Sweep, utcnow
+from app.store.models import Run, Status, Sweep, utcnow
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -20,7 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.models import TERMINAL, MetricPoint, Run, Status, utcnow
+from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from ssl_core.spec import RunSpec, build_spec, error_messages
 
 
@@ -34,6 +34,29 @@ class InvalidInput(ValueError):
 
 class Conflict(RuntimeError):
     """The request does not fit the run's current status (HTTP 409)."""
+
+
+class NotFound(LookupError):
+    """No such run or sweep (HTTP 404); the message names what was looked for."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+def get_sweep(session: Session, sweep_id: int) -> tuple[Sweep, list[Run]]:
+    """The sweep and its runs in id order."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise NotFound(f"sweep {sweep_id} not found")
+    runs = session.exec(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    return sweep, list(runs)
 
 
 def validate_spec(values: Any, preset: str | None = None) -> RunSpec:

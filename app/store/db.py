@@ -44,7 +44,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
-    import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import app.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     # The web server and a worker starting together may both create the tables: the loser of
     # that race sees "already exists" and simply checks again.

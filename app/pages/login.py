@@ -7,9 +7,9 @@ import hmac
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.deps import SettingsDep
-from app.auth import SESSION_COOKIE, SESSION_SECONDS, new_session, require_page_access
-from app.web import local_path, redirect, render
+from app.deps import SettingsDep
+from app.http.auth import SESSION_COOKIE, SESSION_SECONDS, new_session, require_page_access
+from app.pages.render import local_path, redirect, render
 
 router = APIRouter(include_in_schema=False)
 

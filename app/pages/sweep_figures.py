@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.charts import ALGORITHM_COLORS, PALETTE, algorithm_color, layout
-from app.web import value_label
+from app.pages.figures import ALGORITHM_COLORS, PALETTE, algorithm_color, layout
+from app.pages.render import value_label
 from ssl_core.spec import flatten_spec
 
 SUMMARY_METRICS = {

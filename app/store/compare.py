@@ -1,0 +1,97 @@
+"""Compare runs: per group and x, the mean, sample std, min, max and count over member runs.
+
+The one implementation behind ``GET /api/compare``, the compare page, its CSV and the sweep page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app.store import crud
+from app.store.models import MAX_ID, Run
+from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
+
+MAX_COMPARE_RUNS = 500
+
+
+def parse_run_ids(runs: str | None) -> list[int]:
+    ids = []
+    for part in (runs or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= MAX_ID:
+            raise crud.InvalidInput([{"field": "runs", "message": f"not a run id: {part!r}"}])
+        ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+def split_keys(keys: str | None) -> list[str] | None:
+    """``"val/top1, test/top1"`` → the keys; None when none are named."""
+    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
+    return items or None
+
+
+def compare(
+    session: Session,
+    runs: str | None = None,
+    sweep: int | None = None,
+    keys: str = "val/top1",
+    group_by: str | None = None,
+    max_points: int | None = None,
+    x: str = "epoch",
+) -> dict[str, Any]:
+    """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md)."""
+    ids = parse_run_ids(runs)
+    if sweep is not None:
+        ids += [
+            i for i in session.exec(select(Run.id).where(Run.sweep_id == sweep)) if i not in ids
+        ]
+    if not ids:
+        raise crud.InvalidInput([{"field": "runs", "message": "name at least one run or a sweep"}])
+    if len(ids) > MAX_COMPARE_RUNS:
+        raise crud.InvalidInput(
+            [{"field": "runs", "message": f"at most {MAX_COMPARE_RUNS} runs at once"}]
+        )
+    members = crud.runs_by_ids(session, ids)
+    missing = sorted(set(ids) - {run.id for run in members})
+    if missing:
+        raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
+    key_list = split_keys(keys) or ["val/top1"]
+    try:
+        groups, differing = group_runs(members, group_by)
+    except ValueError as exc:
+        raise crud.InvalidInput(crud.error_messages(exc)) from exc
+    points = crud.load_points(session, ids, key_list)
+    group_of = {}
+    out_groups = []
+    for name, value, group_members in groups:
+        series = {}
+        for key in key_list:
+            agg = aggregate([points[r.id][key] for r in group_members if key in points[r.id]], x)
+            series[key] = take(agg, downsample_indices(agg["mean"], max_points))
+        out_groups.append(
+            {"name": name, "value": value, "runs": [r.id for r in group_members], "series": series}
+        )
+        group_of.update({r.id: name for r in group_members})
+    return {
+        "keys": key_list,
+        "group_by": group_by,  # null: the default grouping (runs that differ only in seed)
+        "x": x,
+        "groups": out_groups,
+        "runs": [
+            {
+                "id": run.id,
+                "name": run.name,
+                "status": run.status,
+                "group": group_of[run.id],
+                "spec": run.spec,
+                "summary": run.summary,
+                "series": {k: downsample(s, max_points) for k, s in points[run.id].items()},
+            }
+            for run in members
+        ],
+        "differing_fields": differing,
+    }
