@@ -176,7 +176,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from app.launcher import up
+    from app.stack.launcher import up
 
     return up(args.host, args.port, demo=args.demo)
 

@@ -6,23 +6,21 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ssl_core.settings import CoreSettings
 
 
-class Settings(BaseSettings):
-    """Read from ``MATCHLAB_*`` environment variables (see the README's settings table)."""
+class Settings(CoreSettings):
+    """Read from ``MATCHLAB_*`` environment variables (see the README's settings table).
 
-    model_config = SettingsConfigDict(env_prefix="MATCHLAB_", extra="ignore")
+    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.settings``, the
+    rule ``matchlab train`` uses too.
+    """
 
-    home: Path = Field(
-        default_factory=lambda: Path.home() / ".matchlab",
-        description="runs, checkpoints and the default SQLite database live here",
-    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file matchlab.db under home"
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
-    data_dir: Path | None = Field(None, description="datasets; default: data/ under home")
     api_token: str | None = Field(
         None,
         description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "
@@ -54,10 +52,6 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
-
-    @property
-    def datasets_dir(self) -> Path:
-        return self.data_dir or self.home / "data"
 
     def run_dir(self, run_id: int) -> Path:
         # Only ever a number under runs/: int() refuses "../elsewhere" before it becomes a path.

@@ -35,7 +35,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.main import create_app
-from app.redis_server import free_port, start_redis
+from app.stack.redis_server import free_port, start_redis
 from app.store import crud
 from app.store.db import get_engine
 from app.store.models import MetricPoint

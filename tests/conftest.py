@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from app.config import Settings
-from app.redis_server import free_port, start_redis
+from app.stack.redis_server import free_port, start_redis
 from app.store.db import _engines
 
 

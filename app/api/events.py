@@ -27,12 +27,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
 from app.live import feeds as live
 from app.live.feeds import sse
-from app.store.models import TERMINAL, MetricPoint, Run
+from app.store import crud
+from app.store.models import TERMINAL, Run
 from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)
@@ -52,18 +53,9 @@ def snapshot(engine: Engine, run_id: int, after_epoch: int) -> tuple[dict | None
         run = session.get(Run, run_id)
         if run is None:
             return None, []
-        points = session.exec(
-            select(MetricPoint)
-            .where(MetricPoint.run_id == run_id, col(MetricPoint.epoch) > after_epoch)
-            .order_by(MetricPoint.epoch, MetricPoint.key)
+        return RunOut.of(run).model_dump(mode="json"), crud.load_epochs(
+            session, run_id, after_epoch
         )
-        epochs: dict[int, dict[str, Any]] = {}
-        for p in points:
-            entry = epochs.setdefault(
-                p.epoch, {"epoch": p.epoch, "step": p.step, "wall_time": p.wall_time, "metrics": {}}
-            )
-            entry["metrics"][p.key] = p.value
-        return RunOut.of(run).model_dump(mode="json"), [epochs[e] for e in sorted(epochs)]
 
 
 def _progress(run: dict[str, Any]) -> dict[str, Any]:

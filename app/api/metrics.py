@@ -42,20 +42,15 @@ def run_metrics(
 def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
     run = crud.get_run(session, run_id)
-    series = crud.load_points(session, [run.id])[run.id]
-    keys = sorted(series)
-    rows: dict[int, dict[str, Any]] = {}
-    for key in keys:
-        s = series[key]
-        for epoch, step, wall_time, value in zip(
-            s["epoch"], s["step"], s["wall_time"], s["value"], strict=True
-        ):
-            row = rows.setdefault(epoch, {"epoch": epoch, "step": step, "wall_time": wall_time})
-            row[key] = value
+    epochs = crud.load_epochs(session, run.id)
+    keys = sorted({key for entry in epochs for key in entry["metrics"]})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["epoch", "step", "wall_time", *keys])
     writer.writeheader()
-    writer.writerows(rows[epoch] for epoch in sorted(rows))
+    writer.writerows(
+        {"epoch": e["epoch"], "step": e["step"], "wall_time": e["wall_time"], **e["metrics"]}
+        for e in epochs
+    )
     filename = f"matchlab-run-{run.id}-metrics.csv"
     return Response(
         buffer.getvalue(),

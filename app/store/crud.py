@@ -223,6 +223,29 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
     shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
 
 
+def load_epochs(session: Session, run_id: int, after_epoch: int = 0) -> list[dict[str, Any]]:
+    """The run's points after ``after_epoch``, one entry per epoch, in epoch order:
+    ``[{"epoch", "step", "wall_time", "metrics": {key: value}}]`` (the event stream's shape,
+    also the CSV's rows)."""
+    rows = session.exec(
+        sa_select(
+            MetricPoint.epoch, MetricPoint.step, MetricPoint.wall_time, MetricPoint.key,
+            MetricPoint.value,
+        )
+        .where(col(MetricPoint.run_id) == run_id, col(MetricPoint.epoch) > after_epoch)
+        .order_by(MetricPoint.epoch, MetricPoint.key)
+    )  # fmt: skip
+    epochs: list[dict[str, Any]] = []
+    for (epoch, step, wall_time), block in groupby(rows, key=itemgetter(0, 1, 2)):
+        if epochs and epochs[-1]["epoch"] == epoch:  # one epoch's points share step and time
+            entry = epochs[-1]
+        else:
+            entry = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": {}}
+            epochs.append(entry)
+        entry["metrics"].update((key, value) for *_, key, value in block)
+    return epochs
+
+
 def metric_keys(session: Session, run_ids: Iterable[int]) -> list[str]:
     query = select(MetricPoint.key).where(col(MetricPoint.run_id).in_(list(run_ids))).distinct()
     return sorted(session.exec(query))

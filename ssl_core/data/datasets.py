@@ -7,7 +7,6 @@ missing dataset fails with a message saying where matchlab looked and how to get
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch import Tensor
 
 from ssl_core.errors import DatasetMissing
 from ssl_core.registry import dataset_loader
+from ssl_core.settings import CoreSettings
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -32,8 +32,8 @@ class RawDataset:
 
 
 def default_data_dir() -> Path:
-    """``MATCHLAB_DATA_DIR``, else ``~/.matchlab/data`` (ssl_core stays usable without the app)."""
-    return Path(os.environ.get("MATCHLAB_DATA_DIR") or Path.home() / ".matchlab" / "data")
+    """``MATCHLAB_DATA_DIR``, else ``data/`` under ``MATCHLAB_HOME`` (``ssl_core.settings``)."""
+    return CoreSettings().datasets_dir
 
 
 def load_dataset(name: str, data_dir: Path | None = None) -> RawDataset:

@@ -15,7 +15,7 @@ import uvicorn
 from app.cli import main, parse_grid_values, parse_value
 from app.client import Client, MatchlabError
 from app.main import create_app
-from app.redis_server import free_port
+from app.stack.redis_server import free_port
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_stream_polls_the_database_when_redis_is_down(client, engine, settings, 
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.redis_server import free_port
+    from app.stack.redis_server import free_port
 
     monkeypatch.setattr(events, "POLL_SECONDS", 0.1)
     offline = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})

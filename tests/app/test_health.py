@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.redis_server import free_port
+from app.stack.redis_server import free_port
 from worker.presence import start_presence
 
 

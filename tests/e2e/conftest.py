@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from app.client import Client
-from app.redis_server import free_port
+from app.stack.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from app.queue import QUEUE
-from app.redis_server import free_port, redis_answers, start_redis
+from app.stack.redis_server import free_port, redis_answers, start_redis
 from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -89,3 +89,59 @@ def test_up_demo_then_ctrl_c(tmp_path):
     finally:
         again.terminate()
         again.wait(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:  # fields after "(comm)": state, ppid, ...
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_up_killed_outright_takes_redis_worker_and_web_with_it(tmp_path):
+    port, dead_redis_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "MATCHLAB_HOME": str(tmp_path),
+        "MATCHLAB_REDIS_URL": f"redis://127.0.0.1:{dead_redis_port}/0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("MATCHLAB_DATABASE_URL", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        for line in up.stdout:
+            if line.startswith("matchlab is up"):
+                break
+        children = _children(up.pid)
+        assert len(children) == 3, children  # Redis, worker, web server
+        up.kill()  # SIGKILL: no handler runs, as when a terminal is closed hard
+        up.wait()
+        deadline = time.monotonic() + 90
+        while any(_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, [p for p in children if _alive(p)]
+            time.sleep(0.2)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.redis_server import free_port, start_redis
+from app.stack.redis_server import free_port, start_redis
 from tests.browser.conftest import browser  # noqa: F401  (Chromium, for the browser tests here)
 from tests.e2e.conftest import Stack
 

@@ -120,7 +120,7 @@ def test_queued_run_whose_message_was_lost_is_sent_again_once(settings, engine, 
 
 
 def test_no_requeue_while_redis_is_down(settings, engine, make_run):
-    from app.redis_server import free_port
+    from app.stack.redis_server import free_port
 
     run_id = make_run()
     queued_long_ago(engine, run_id, seconds_ago=600)

@@ -2,7 +2,8 @@
 
 Children run in their own sessions, so a Ctrl-C reaches only this process, which then stops them
 in order: the worker first (its run goes back to the queue at the next step, keeping its
-checkpoint), then the web server, then an embedded Redis last (it saves the queue to disk).
+checkpoint), then the web server, then an embedded Redis last (it saves the queue to disk). If
+this process is killed outright, the children get SIGTERM from the kernel (``app.children``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 import httpx
 
 from app.config import get_settings
-from app.redis_server import free_port, redis_answers, start_redis
+from app.stack.children import spawn
+from app.stack.redis_server import free_port, redis_answers, start_redis
 from app.store.db import get_engine
 
 DEMO_ALGORITHMS = ["supervised", "mixmatch", "fixmatch", "flexmatch"]
@@ -24,8 +26,7 @@ WORKER_STOP_SECONDS = 60  # one training step must finish; a WRN step on a CPU t
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "app.cli", *args]
-    return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    return spawn([sys.executable, "-m", "app.cli", *args], env)
 
 
 def _stop(process: subprocess.Popen, sig: int, seconds: float) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from app.stack.children import spawn
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -67,7 +69,7 @@ def start_redis(
         "--logfile", str(workdir / "redis.log"),
     ]  # fmt: skip
     # A new session: a Ctrl-C in the terminal must not stop Redis before the worker has requeued.
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    process = spawn(args)
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + timeout
     while not redis_answers(url, timeout=0.2):
