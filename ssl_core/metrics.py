@@ -7,7 +7,7 @@ Torch-free. ``train/threshold/<class>`` stands for one key per class (FlexMatch)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ssl_core import catalog
 from ssl_core.errors import TrainingDiverged
@@ -20,9 +20,9 @@ class MetricKey:
     unit: str  # "%", "share" (0–1), "loss", "lr", "images/s", "weight"
     low: float = -math.inf  # valid range: values outside it are bugs, bands are clipped to it
     high: float = math.inf
-    # Logged by every algorithm (True) or only by those that name it in their catalog entry's
-    # ``diagnostics`` (False).
-    common: bool = True
+    # Who logs it: "all" algorithms, those that use "unlabeled" data (default uratio > 0), or
+    # only those that name it in their catalog entry's ``diagnostics`` ("declared").
+    scope: str = "all"
     description: str = ""
 
     def emitted_by(self) -> tuple[str, ...]:
@@ -30,7 +30,9 @@ class MetricKey:
         return tuple(
             name
             for name, entry in catalog.CATALOG.algorithms.items()
-            if self.common or self.name in entry.diagnostics
+            if self.scope == "all"
+            or (self.scope == "unlabeled" and entry.default_uratio > 0)
+            or self.name in entry.diagnostics
         )
 
     def clip(self, value: float) -> float:
@@ -61,14 +63,14 @@ _TABLE = (
               description="labeled + weighted unlabeled loss, mean over the epoch's steps"),
     MetricKey(TRAIN_LOSS_X, "train loss, labeled", "loss", 0.0,
               description="supervised loss on the labeled batch"),
-    MetricKey(TRAIN_LOSS_U, "train loss, unlabeled", "loss", 0.0,
+    MetricKey(TRAIN_LOSS_U, "train loss, unlabeled", "loss", 0.0, scope="unlabeled",
               description="unlabeled loss before its weight"),
-    MetricKey(UNSUP_WEIGHT, "unsupervised weight λu", "weight", 0.0,
+    MetricKey(UNSUP_WEIGHT, "unsupervised weight λu", "weight", 0.0, scope="unlabeled",
               description="weight of the unlabeled loss (with MixMatch's ramp-up)"),
     MetricKey(LR, "learning rate", "lr", 0.0, description="learning rate at the epoch's end"),
-    MetricKey(MASK_RATIO, "mask ratio (share of unlabeled used)", "share", 0.0, 1.0, False,
+    MetricKey(MASK_RATIO, "mask ratio (share of unlabeled used)", "share", 0.0, 1.0, "declared",
               "share of unlabeled samples whose pseudo-label entered the loss"),
-    MetricKey(PSEUDO_LABEL_ACC, "pseudo-label accuracy", "share", 0.0, 1.0, False,
+    MetricKey(PSEUDO_LABEL_ACC, "pseudo-label accuracy", "share", 0.0, 1.0, "declared",
               "accuracy of the pseudo-labels used, against labels the algorithm never sees"),
     MetricKey(IMGS_PER_S, "images / s", "images/s", 0.0,
               description="training images (all views) per second"),
@@ -81,7 +83,7 @@ _TABLE = (
     MetricKey(TEST_LOSS, "test loss", "loss", 0.0, description="EMA model, test split"),
     MetricKey(TEST_TOP1, "test top-1 (%)", "%", 0.0, 100.0, description="EMA model, test split"),
     MetricKey(TEST_TOP5, "test top-5 (%)", "%", 0.0, 100.0, description="EMA model, test split"),
-    MetricKey(CLASS_THRESHOLD, "threshold of class <class>", "share", 0.0, 1.0, False,
+    MetricKey(CLASS_THRESHOLD, "threshold of class <class>", "share", 0.0, 1.0, "declared",
               "FlexMatch's current confidence threshold T_c of each class"),
 )  # fmt: skip
 
@@ -92,8 +94,7 @@ def lookup(name: str) -> MetricKey | None:
     """The table row of a logged key (``train/threshold/3`` → the per-class row), or None."""
     if name.startswith(CLASS_THRESHOLD_PREFIX):
         row = METRIC_KEYS[CLASS_THRESHOLD]
-        return MetricKey(name, f"threshold of class {name.rsplit('/', 1)[1]}", row.unit, row.low,
-                         row.high, row.common, row.description)  # fmt: skip
+        return replace(row, name=name, label=f"threshold of class {name.rsplit('/', 1)[1]}")
     return METRIC_KEYS.get(name)
 
 

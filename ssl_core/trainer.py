@@ -18,7 +18,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core import catalog
 from ssl_core import metrics as keys
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
@@ -121,10 +120,10 @@ class Trainer:
             self.device, memory_format=torch.channels_last
         )
         self.ema = ModelEMA(self.model, spec.ema_decay)
-        self.diagnostics = catalog.algorithm(spec.algorithm).diagnostics
         self.algorithm: Algorithm = build_algorithm(
             spec, info.num_classes, self.data.num_unlabeled, self.device
         )
+        self.logged_keys = keys.expected_keys(spec.algorithm, info.num_classes)
         self.optimizer = make_optimizer(spec, self.model)
         self.schedule = make_schedule(spec, self.optimizer)
         self.step = 0
@@ -213,12 +212,12 @@ class Trainer:
         metrics[keys.LR] = self.optimizer.param_groups[0]["lr"]
         metrics[keys.IMGS_PER_S] = images / seconds
         metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
-        for key in keys.MASK_DIAGNOSTICS:  # logged only by algorithms that pseudo-label
-            if key not in self.diagnostics:
-                metrics.pop(key, None)
         with autocast_for(self.spec, self.device):
             metrics.update(evaluate(self.ema.model, self.data, self.spec.eval_batch_size))
         keys.check_finite(metrics, *steps)
+        for key in list(metrics):  # table keys that do not apply to this algorithm stay absent
+            if key not in self.logged_keys and keys.lookup(key) is not None:
+                del metrics[key]
         self.epoch += 1
         self.summary = update_summary(self.summary, self.epoch, metrics)
         return metrics

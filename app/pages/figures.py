@@ -13,13 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Same values as the --c-<algorithm> variables of static/style.css.
-ALGORITHM_COLORS = {
-    "supervised": "#8a8f98",
-    "mixmatch": "#3a7be0",
-    "fixmatch": "#e57a35",
-    "flexmatch": "#1f9e73",
-}
+from ssl_core import catalog, metrics
+
+# From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
+ALGORITHM_COLORS = catalog.colors()
 # For groups that are not one algorithm each (a sweep over λ, runs grouped by seed, ...).
 PALETTE = (
     "#3a7be0", "#e57a35", "#1f9e73", "#8e5bd0", "#d6456e",
@@ -27,30 +24,11 @@ PALETTE = (
 )  # fmt: skip
 PURPLE, PINK, TEAL = "#8e5bd0", "#d6456e", "#1597a8"
 
-METRIC_LABELS = {
-    "labeled/top1": "labeled top-1 (%)",
-    "val/top1": "val top-1 (%)",
-    "val/top5": "val top-5 (%)",
-    "test/top1": "test top-1 (%)",
-    "test/top5": "test top-5 (%)",
-    "val/loss": "val loss",
-    "test/loss": "test loss",
-    "train/loss": "train loss (total)",
-    "train/loss_x": "train loss, labeled",
-    "train/loss_u": "train loss, unlabeled",
-    "train/unsup_weight": "unsupervised weight λu",
-    "train/lr": "learning rate",
-    "train/mask_ratio": "mask ratio (share of unlabeled used)",
-    "train/pseudo_label_acc": "pseudo-label accuracy",
-    "train/imgs_per_s": "images / s",
-}
 X_LABELS = {"epoch": "epoch", "step": "step", "wall_time": "minutes since start"}
 
 
 def metric_label(key: str) -> str:
-    if key.startswith("train/threshold/"):
-        return f"threshold of class {key.rsplit('/', 1)[1]}"
-    return METRIC_LABELS.get(key, key)
+    return metrics.label(key)
 
 
 def algorithm_color(algorithm: str | None, index: int = 0) -> str:
@@ -149,10 +127,14 @@ def run_charts(
     """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
     metric of trace ``i``."""
     color = algorithm_color(algorithm)
+    logged = (
+        metrics.expected_keys(algorithm, num_classes) if algorithm in catalog.ALGORITHMS else set()
+    )
     charts = []
     for chart_id, title, y_title, traces in RUN_CHARTS:
-        if algorithm == "supervised" and chart_id in ("pseudo", "unsup"):
-            continue  # always zero: the baseline has no unlabeled loss
+        traces = [t for t in traces if t[0] in logged]  # metrics that do not apply stay absent
+        if not traces:
+            continue
         data, keys = [], []
         for key, name, trace_color, dash in traces:
             s = series.get(key, {"epoch": [], "value": []})
@@ -162,7 +144,7 @@ def run_charts(
         if len(data) == 1:  # no legend to make room for
             figure["layout"]["margin"]["b"] = 48
         charts.append({"id": chart_id, "keys": keys, "figure": figure})
-    if algorithm == "flexmatch":
+    if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
         keys = [f"train/threshold/{c}" for c in range(num_classes)]
         data = []
         for c, key in enumerate(keys):
@@ -175,6 +157,11 @@ def run_charts(
         }
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
     return charts
+
+
+def _diagnostics(algorithm: str) -> tuple[str, ...]:
+    entry = catalog.CATALOG.algorithms.get(algorithm)
+    return entry.diagnostics if entry else ()
 
 
 def class_color(index: int, count: int) -> str:

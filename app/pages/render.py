@@ -6,6 +6,7 @@ for the page's JavaScript goes through ``|tojson`` into ``<script type="applicat
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime
 from importlib.resources import files
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app.pages.figures import ALGORITHM_COLORS, metric_label
+from ssl_core import catalog
 from ssl_core.spec import flatten_spec
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -36,9 +38,25 @@ _env = jinja2.Environment(
 templates = Jinja2Templates(env=_env)
 
 
+def algorithms_css() -> str:
+    """Each algorithm's colour as ``--c-<name>`` and its chip class, from the catalog."""
+    colors = catalog.colors()
+    variables = "".join(f"  --c-{name}: {color};\n" for name, color in colors.items())
+    chips = "".join(f".algo-{name} {{ --chip: var(--c-{name}); }}\n" for name in colors)
+    return f":root {{\n{variables}}}\n{chips}"
+
+
+# Assets made here rather than read from a file: name → (body, media type).
+GENERATED = {"algorithms.css": (algorithms_css().encode(), "text/css")}
+
+
 def static_url(name: str) -> str:
-    # The file's mtime in the URL lets browsers cache assets for a long time, yet see edits.
-    return f"/static/{name}?v={int(STATIC_FILES[name].stat().st_mtime)}"
+    # A version in the URL lets browsers cache assets for a long time, yet see edits.
+    if name in GENERATED:
+        version = hashlib.sha256(GENERATED[name][0]).hexdigest()[:12]
+    else:
+        version = str(int(STATIC_FILES[name].stat().st_mtime))
+    return f"/static/{name}?v={version}"
 
 
 def number(value: Any, digits: int = 1) -> str:

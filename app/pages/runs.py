@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.deps import SessionDep, SessionRoute, SettingsDep
 from app.live import notify
 from app.pages.figures import run_charts
-from app.pages.render import STATIC_FILES, local_path, redirect, render
+from app.pages.render import GENERATED, STATIC_FILES, local_path, redirect, render
 from app.queue import enqueue
 from app.store import crud
 from app.store.models import Run, Status, Sweep
@@ -50,6 +50,11 @@ SORTS: dict[str, Any] = {
 
 @router.get("/static/{name}")
 def static_file(name: str) -> Response:
+    if name in GENERATED:
+        body, media_type = GENERATED[name]
+        return Response(
+            body, media_type=media_type, headers={"Cache-Control": "public, max-age=604800"}
+        )
     path = STATIC_FILES.get(name)
     if path is None:
         return Response("not found", status_code=404, media_type="text/plain")

@@ -46,13 +46,14 @@ def test_every_design_metric_key_each_epoch(algorithm):
     recorder = Recorder()
     train({"algorithm": algorithm, **TINY}, callbacks=[recorder])
     assert [e[:2] for e in recorder.epochs] == [(1, 3), (2, 6)]
-    pseudo = {"train/mask_ratio", "train/pseudo_label_acc"}
+    unlabeled = {"train/mask_ratio", "train/pseudo_label_acc", "train/loss_u", "train/unsup_weight"}
     for _, _, metrics in recorder.epochs:
-        # Exactly the metric-key table's keys for this algorithm: the baseline logs no
-        # pseudo-label diagnostics (they do not apply to it), the others all of DESIGN's.
+        # Exactly the metric-key table's keys for this algorithm: the baseline logs no unlabeled
+        # loss, weight or pseudo-label diagnostics (they do not apply to it), the others all.
         assert set(metrics) == expected_keys(algorithm, 10)
-        assert DESIGN_KEYS - pseudo <= set(metrics)
-        assert (pseudo <= set(metrics)) == (algorithm != "supervised")
+        assert DESIGN_KEYS - unlabeled <= set(metrics)
+        assert (unlabeled <= set(metrics)) == (algorithm != "supervised")
+        assert not (unlabeled & set(metrics)) or algorithm != "supervised"
         if algorithm == "flexmatch":
             assert {f"train/threshold/{c}" for c in range(10)} <= set(metrics)
         assert all(isinstance(v, float) for v in metrics.values())
