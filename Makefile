@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup system-deps run test test-fast lint format bench clean
 
 # Re-install only when pyproject.toml changes: a second `make test` starts at once.
 $(STAMP): pyproject.toml
@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Chromium, Fashion-MNIST and docker-compose for the suite: apt-get as root, else the command.
+system-deps:
+	bash scripts/system-deps.sh
+
 run: setup
 	$(VENV)/bin/matchlab up --demo
 
-test: setup
+test: setup system-deps
 	$(VENV)/bin/ruff check app worker ssl_core tests bench
 	$(PY) -m pytest -q -ra
 

@@ -1,0 +1,81 @@
+"""The generated parts of docs/CONTRACTS.md: the callback protocol, the metric-key table and the
+catalog, written from the code so the document cannot drift (``tests/test_contracts.py``).
+
+``python -m ssl_core.contracts`` rewrites the generated sections in place.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+import sys
+from pathlib import Path
+
+from ssl_core import callbacks, catalog, metrics
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "CONTRACTS.md"
+BEGIN, END = "<!-- generated: {name} (python -m ssl_core.contracts) -->", "<!-- end generated -->"
+
+
+def _range(key: metrics.MetricKey) -> str:
+    low = "−∞" if math.isinf(key.low) else f"{key.low:g}"
+    high = "∞" if math.isinf(key.high) else f"{key.high:g}"
+    return f"[{low}, {high}]"
+
+
+def metric_keys() -> str:
+    rows = ["| key | unit | valid range | logged by | meaning |", "|---|---|---|---|---|"]
+    everyone = set(catalog.ALGORITHMS)
+    for key in metrics.METRIC_KEYS.values():
+        emitted = key.emitted_by()
+        who = "all" if set(emitted) == everyone else ", ".join(emitted)
+        rows.append(f"| `{key.name}` | {key.unit} | {_range(key)} | {who} | {key.description} |")
+    return "\n".join(rows)
+
+
+def callback_protocol() -> str:
+    lines = ["```python"]
+    for cls in (callbacks.TrainStart, callbacks.EpochEnd):
+        fields = ", ".join(f"{name}: {field.type}" for name, field in cls.__dataclass_fields__.items())
+        lines.append(f"class {cls.__name__}: {fields}")
+    for name in ("on_train_start", "on_step", "should_stop", "on_epoch_end"):
+        signature = inspect.signature(getattr(callbacks.TrainingCallback, name))
+        lines.append(f"def {name}{signature}")
+    lines.append("```")
+    return "\n".join(lines).replace("'", "")
+
+
+def algorithms() -> str:
+    rows = ["| name | views | default uratio | diagnostics | hyperparameters (default) |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for entry in catalog.CATALOG.algorithms.values():
+        params = ", ".join(
+            f"`{name}` ({field.default})" for name, field in entry.params.model_fields.items()
+        )
+        views = entry.views if not callable(entry.views) else "per hyperparameters"
+        views = ", ".join(views) if isinstance(views, tuple) else views
+        rows.append(
+            f"| `{entry.name}` | {views or '—'} | {entry.default_uratio} | "
+            f"{', '.join(f'`{d}`' for d in entry.diagnostics) or '—'} | {params or '—'} |"
+        )
+    return "\n".join(rows)
+
+
+SECTIONS = {"callbacks": callback_protocol, "metric keys": metric_keys, "algorithms": algorithms}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated section replaced by what the code says now."""
+    for name, make in SECTIONS.items():
+        begin = BEGIN.format(name=name)
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(END), re.S)
+        if not pattern.search(text):
+            raise ValueError(f"{DOC}: no generated section {name!r} ({begin} … {END})")
+        text = pattern.sub(lambda _m, m=make, b=begin: f"{b}\n{m()}\n{END}", text)
+    return text
+
+
+if __name__ == "__main__":
+    DOC.write_text(render(DOC.read_text()))
+    sys.stdout.write(f"wrote {DOC}\n")

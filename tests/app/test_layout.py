@@ -1,0 +1,80 @@
+"""The import graph shows the roles as folders (docs/ARCHITECTURE in README's "Code map"):
+
+- ``app.api`` (JSON routes) and ``app.pages`` (HTML routes) never import each other, and one API
+  module never imports another: both call the domain functions of ``app.store``;
+- ``app.store`` (models, database, queries, compare, sweeps) imports no web layer;
+- ``app.live`` (notifications, event streams) imports no routes;
+- the top level of ``app/`` stays the few modules that tie the parts together.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app"
+TOP_LEVEL = {"__init__", "cli", "client", "config", "deps", "main", "queue"}
+ROLES = {"api", "pages", "store", "live", "http", "stack"}
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {n for n in names if n == "app" or n.startswith("app.")}
+
+
+GRAPH = {_module(p): _imports(p) for p in APP.rglob("*.py")}
+
+
+def _offenders(role: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    out = {}
+    for module, imports in GRAPH.items():
+        if module == role or module.startswith(role + "."):
+            bad = sorted(i for i in imports if i.startswith(forbidden))
+            if bad:
+                out[module] = bad
+    return out
+
+
+def test_app_is_grouped_by_role():
+    top = {p.stem for p in APP.glob("*.py")}
+    assert top == TOP_LEVEL, f"new top-level modules belong in a role folder: {top - TOP_LEVEL}"
+    folders = {p.name for p in APP.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders == ROLES
+
+
+def test_pages_never_import_the_api():
+    assert _offenders("app.pages", ("app.api",)) == {}
+
+
+def test_api_never_imports_pages_and_no_route_module_imports_another():
+    assert _offenders("app.api", ("app.pages",)) == {}
+    for module, imports in GRAPH.items():
+        if module.startswith("app.api."):
+            others = {i for i in imports if i.startswith("app.api.") and i != module}
+            assert not others, f"{module} imports {sorted(others)}"
+
+
+def test_store_and_live_import_no_web_layer():
+    web = ("app.api", "app.pages", "app.http", "app.main", "app.stack", "app.cli")
+    assert _offenders("app.store", (*web, "app.live", "app.queue")) == {}
+    assert _offenders("app.live", web) == {}
+
+
+def test_the_checks_see_a_violation():
+    # The graph is real: pages do import the store, the API does import deps.
+    assert any(i.startswith("app.store") for i in GRAPH["app.pages.compare"])
+    assert "app.deps" in GRAPH["app.api.runs"] or any(
+        i.startswith("app.deps") for i in GRAPH["app.api.runs"]
+    )
