@@ -54,6 +54,7 @@ BLOCK = 10  # epochs per interleaved block
 
 SUMMARY = {"best_val_top1": 50.0, "best_epoch": 1}  # the sink stores the trainer's; any will do
 
+
 def epoch_metrics(rng: np.random.Generator) -> dict[str, float]:
     return {key: float(v) for key, v in zip(KEYS, rng.random(len(KEYS)), strict=True)}
 

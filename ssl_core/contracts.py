@@ -37,7 +37,9 @@ def metric_keys() -> str:
 def callback_protocol() -> str:
     lines = ["```python"]
     for cls in (callbacks.TrainStart, callbacks.EpochEnd):
-        fields = ", ".join(f"{name}: {field.type}" for name, field in cls.__dataclass_fields__.items())
+        fields = ", ".join(
+            f"{name}: {field.type}" for name, field in cls.__dataclass_fields__.items()
+        )
         lines.append(f"class {cls.__name__}: {fields}")
     for name in ("on_train_start", "on_step", "should_stop", "on_epoch_end"):
         signature = inspect.signature(getattr(callbacks.TrainingCallback, name))
