@@ -16,8 +16,6 @@ from app.config import get_settings
 if TYPE_CHECKING:
     from app.client import Client
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-
 
 def parse_value(text: str) -> Any:
     """Values are JSON where they parse (numbers, true, null, lists), else plain strings."""
@@ -73,7 +71,7 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
     from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS
 
     parser.add_argument(
-        "--url", default=DEFAULT_URL, help=f"matchlab server (default {DEFAULT_URL})"
+        "--url", help="matchlab server (default: MATCHLAB_URL, else http://127.0.0.1:8000)"
     )
     parser.add_argument("--file", help="a JSON run spec; the flags below override it")
     parser.add_argument("--preset", choices=list(PRESETS))
@@ -95,7 +93,7 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
 def client_for(args: argparse.Namespace) -> Client:
     from app.client import Client
 
-    return Client(args.url, token=get_settings().api_token)
+    return Client(args.url or get_settings().url, token=get_settings().api_token)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -228,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from app.client import MatchlabError
+
+    try:
+        return args.func(args)
+    except MatchlabError as error:  # an unreachable server, or a refusal while waiting
+        print(f"matchlab {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -35,14 +35,33 @@ class MatchlabError(RuntimeError):
         super().__init__(f"HTTP {status_code}: {text}")
 
 
+class Unreachable(MatchlabError):
+    """No matchlab server answered at the URL (refused, timed out, unknown host)."""
+
+    def __init__(self, url: str, reason: Exception):
+        self.status_code, self.detail = 0, str(reason)
+        RuntimeError.__init__(
+            self,
+            f"no matchlab server answers at {url} ({type(reason).__name__}: {reason}); start one "
+            "with `matchlab up`, or point MATCHLAB_URL (or --url) at yours",
+        )
+
+
 class Client:
     def __init__(
         self,
-        url: str = "http://127.0.0.1:8000",
+        url: str | None = None,
         token: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``url`` and ``token`` default to MATCHLAB_URL and MATCHLAB_API_TOKEN."""
+        if url is None or token is None:
+            from app.config import get_settings
+
+            settings = get_settings()
+            url = url or settings.url
+            token = token if token is not None else settings.api_token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self.http = httpx.Client(
@@ -50,7 +69,10 @@ class Client:
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unreachable(self.url, exc) from None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

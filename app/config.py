@@ -21,6 +21,10 @@ class Settings(CoreSettings):
         None, description="SQLAlchemy URL; default: SQLite file matchlab.db under home"
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
+    url: str = Field(
+        "http://127.0.0.1:8000",
+        description="the matchlab server the CLI's submit/sweep and app.client.Client talk to",
+    )
     api_token: str | None = Field(
         None,
         description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api import api_router
 from app.config import Settings, get_settings
@@ -22,7 +23,8 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     ``pages=False`` serves the API alone (the API tests use it).
     """
     settings = settings or get_settings()
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed fastapi-offline package: /docs works offline.
+    app = FastAPIOffline(
         title="matchlab",
         summary="Run and compare semi-supervised image classifiers",
         version="0.1.0",

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.pages import figures
-from app.pages.render import algorithms_css
+from app.pages.assets import algorithms_css
 from ssl_core import catalog, metrics
 from ssl_core.algorithms import Algorithm
 from ssl_core.registry import algorithm_class, dataset_loader, net_builder

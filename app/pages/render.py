@@ -6,10 +6,8 @@ for the page's JavaScript goes through ``|tojson`` into ``<script type="applicat
 
 from __future__ import annotations
 
-import hashlib
 import math
 from datetime import datetime
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +16,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
-from ssl_core import catalog
 from ssl_core.spec import flatten_spec
 
-APP_DIR = Path(__file__).resolve().parent.parent
-ROOT = APP_DIR.parent
-STATIC_DIR = APP_DIR / "static"
-PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))
-STATIC_FILES = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css", ".svg")}
-STATIC_FILES["plotly.min.js"] = PLOTLY_JS
+ROOT = Path(__file__).resolve().parents[2]
 
 # autoescape=True for every template, whatever its file name.
 _env = jinja2.Environment(
@@ -36,27 +29,6 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 templates = Jinja2Templates(env=_env)
-
-
-def algorithms_css() -> str:
-    """Each algorithm's colour as ``--c-<name>`` and its chip class, from the catalog."""
-    colors = catalog.colors()
-    variables = "".join(f"  --c-{name}: {color};\n" for name, color in colors.items())
-    chips = "".join(f".algo-{name} {{ --chip: var(--c-{name}); }}\n" for name in colors)
-    return f":root {{\n{variables}}}\n{chips}"
-
-
-# Assets made here rather than read from a file: name → (body, media type).
-GENERATED = {"algorithms.css": (algorithms_css().encode(), "text/css")}
-
-
-def static_url(name: str) -> str:
-    # A version in the URL lets browsers cache assets for a long time, yet see edits.
-    if name in GENERATED:
-        version = hashlib.sha256(GENERATED[name][0]).hexdigest()[:12]
-    else:
-        version = str(int(STATIC_FILES[name].stat().st_mtime))
-    return f"/static/{name}?v={version}"
 
 
 def number(value: Any, digits: int = 1) -> str:

@@ -7,13 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
 from app.deps import SessionDep, SessionRoute, SettingsDep
 from app.live import notify
+from app.pages import assets
 from app.pages.figures import run_charts
-from app.pages.render import GENERATED, STATIC_FILES, local_path, redirect, render
+from app.pages.render import local_path, redirect, render
 from app.queue import enqueue
 from app.store import crud
 from app.store.models import Run, Status, Sweep
@@ -48,18 +49,9 @@ SORTS: dict[str, Any] = {
 }
 
 
-@router.get("/static/{name}")
-def static_file(name: str) -> Response:
-    if name in GENERATED:
-        body, media_type = GENERATED[name]
-        return Response(
-            body, media_type=media_type, headers={"Cache-Control": "public, max-age=604800"}
-        )
-    path = STATIC_FILES.get(name)
-    if path is None:
-        return Response("not found", status_code=404, media_type="text/plain")
-    # URLs carry ?v=<mtime> (app.pages.render.static_url), so a long cache life is safe.
-    return FileResponse(path, headers={"Cache-Control": "public, max-age=604800"})
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
+def static_file(name: str, request: Request) -> Response:
+    return assets.serve(name, request)
 
 
 def _one(value: str | None, valid: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -103,3 +104,30 @@ def test_train_dispatches_to_ssl_core():
     )
     assert result.returncode == 0
     assert "usage: matchlab train" in result.stdout and "--algorithm" in result.stdout
+
+
+def test_no_server_is_one_clear_line_and_matchlab_url_is_the_default(monkeypatch):
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "MATCHLAB_URL": dead}
+    for args in (["submit", "--algorithm", "fixmatch"], ["sweep", "--algorithm", "fixmatch"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"no matchlab server answers at {dead}" in lines[0]
+        assert "MATCHLAB_URL" in lines[0]
+
+
+def test_client_takes_its_url_from_matchlab_url(monkeypatch, server_url):
+    from app.config import get_settings
+
+    monkeypatch.setenv("MATCHLAB_URL", server_url)
+    get_settings.cache_clear()
+    try:
+        with Client() as lab:
+            assert lab.url == server_url
+            assert lab.runs(limit=1)["total"] == 0
+    finally:
+        get_settings.cache_clear()

@@ -196,3 +196,37 @@ def test_cancel_retry_delete_from_the_pages(pages):
     )
     assert gone.status_code == 303 and gone.headers["location"] == "/"
     assert pages.get(f"/api/runs/{run_id}").status_code == 404
+
+
+def test_api_docs_are_served_from_installed_files_not_a_cdn(pages):
+    client = pages
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        external = re.findall(r"(?:src|href)=[\"'](https?://[^\"']+)", page.text)
+        assert external == [], f"{path} loads {external}"
+        assets = re.findall(r"(?:src|href)=[\"'](/[^\"']+)", page.text)
+        assert assets, page.text[:500]
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_plotly_is_served_compressed_cacheable_and_does_not_block_first_paint(pages):
+    page = pages.get(f"/runs/{submit(pages, algorithm='fixmatch')}")
+    url = re.search(r'<script defer src="(/static/plotly\.min\.js\?v=\w+)"', page.text)
+    assert url, "Plotly must load with defer from a versioned URL"
+    full = pages.get(url.group(1), headers={"Accept-Encoding": "gzip"})
+    assert full.status_code == 200 and full.headers["content-encoding"] == "gzip"
+    assert (
+        "immutable" in full.headers["cache-control"]
+        and "max-age=31536000" in full.headers["cache-control"]
+    )
+    assert int(full.headers["content-length"]) < 2_000_000  # 4.8 MB uncompressed
+    assert "plotly" in full.text[:2000].lower()  # the client decompressed real Plotly.js
+    stale = pages.get("/static/plotly.min.js?v=old")
+    assert stale.headers["cache-control"] == "no-cache"
+    head = pages.head(url.group(1))
+    assert head.status_code == 200 and head.content == b""
+    again = pages.get(url.group(1), headers={"If-None-Match": full.headers["etag"]})
+    assert again.status_code == 304
+    assert pages.head("/static/nothing.js").status_code == 404
