@@ -35,7 +35,9 @@ class MixMatchParams(HParams):
     temperature: float = Field(0.5, gt=0, le=10, description="sharpening temperature T")
     mixup_alpha: float = Field(0.75, gt=0, le=100, description="Beta(α, α) parameter α of mixup")
     fixed_mixup_lambda: UnitFloat | None = Field(
-        None, description="fixed mixup ratio λ instead of a Beta draw (the seed's ablation)"
+        None,
+        description="fixed mixup ratio λ instead of a Beta draw (the seed's ablation)",
+        json_schema_extra={"null_means": "Beta draw"},
     )
     unlabeled_weight: float = Field(75.0, ge=0, le=10_000, description="unlabeled loss weight λu")
     rampup_iters: int = Field(

@@ -70,7 +70,7 @@ _TABLE = (
     MetricKey(LR, "learning rate", "lr", 0.0, description="learning rate at the epoch's end"),
     MetricKey(MASK_RATIO, "mask ratio (share of unlabeled used)", "share", 0.0, 1.0, "declared",
               "share of unlabeled samples whose pseudo-label entered the loss"),
-    MetricKey(PSEUDO_LABEL_ACC, "pseudo-label accuracy", "share", 0.0, 1.0, "declared",
+    MetricKey(PSEUDO_LABEL_ACC, "pseudo-label accuracy (%)", "%", 0.0, 100.0, "declared",
               "accuracy of the pseudo-labels used, against labels the algorithm never sees"),
     MetricKey(IMGS_PER_S, "images / s", "images/s", 0.0,
               description="training images (all views) per second"),

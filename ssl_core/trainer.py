@@ -103,7 +103,7 @@ class EpochMeter:
             keys.TRAIN_LOSS_U: loss_u / n,
             keys.UNSUP_WEIGHT: weight / n,
             keys.MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
-            keys.PSEUDO_LABEL_ACC: correct / used if used else 0.0,
+            keys.PSEUDO_LABEL_ACC: 100.0 * correct / used if used else 0.0,
         }
 
 

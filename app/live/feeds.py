@@ -112,13 +112,15 @@ class RunFeed:
         await self._client.aclose()
 
 
-_feeds: dict[tuple[str, int], RunFeed] = {}
+_feeds: dict[tuple[str, int, int], RunFeed] = {}
 
 
 @asynccontextmanager
 async def follow(redis_url: str, run_id: int) -> AsyncIterator[tuple[Listener, bool]]:
     """A listener on the run's live messages, and whether they flow (False: Redis is down)."""
-    key = (redis_url, run_id)
+    # One feed per event loop too: a feed's pump task belongs to the loop that started it (two
+    # servers in one process, as in tests, must not share one).
+    key = (redis_url, run_id, id(asyncio.get_running_loop()))
     feed = _feeds.get(key)
     if feed is None:
         # Registered before the first await, so streams opening together share one feed.

@@ -128,7 +128,9 @@ def ordered_keys(keys: list[str]) -> list[str]:
 def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
     """Runs overlaid per metric, grouped, smoothed; the URL holds the whole view."""
     view = View.of(request.query_params)
-    context: dict[str, Any] = {"view": view, "data": None, "figures": [], "error": None}
+    context: dict[str, Any] = {
+        "view": view, "data": None, "figures": [], "error": None, "few": [],
+    }  # fmt: skip
     status_code = 200
     if view.runs:
         try:
@@ -142,6 +144,12 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
         else:
             lines = compare_lines(data, view.x, view.smooth)
             context["data"] = data
+            if view.group_by != "none":
+                context["few"] = [
+                    {"name": g["name"], "n": len(g["runs"])}
+                    for g in data["groups"]
+                    if len(g["runs"]) < 3
+                ]
             context["figures"] = compare_figures(lines, view.keys, view.x)
         context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))
     else:

@@ -22,7 +22,6 @@ PALETTE = (
     "#3a7be0", "#e57a35", "#1f9e73", "#8e5bd0", "#d6456e",
     "#1597a8", "#b08900", "#6b7f8e", "#7fb13d", "#c0612b",
 )  # fmt: skip
-PURPLE, PINK, TEAL = "#8e5bd0", "#d6456e", "#1597a8"
 
 X_LABELS = {"epoch": "epoch", "step": "step", "wall_time": "minutes since start"}
 
@@ -67,11 +66,19 @@ def rgba(color: str, alpha: float) -> str:
 def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     return {
         "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 14}},
-        "margin": {"l": 58, "r": 16, "t": 38, "b": 84},
-        "xaxis": {"title": {"text": x_title}, "zeroline": False},
-        "yaxis": {"title": {"text": y_title}, "zeroline": False},
-        # Below the axis title, left-aligned: wraps instead of covering the curves.
-        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        # Plotly grows each margin to fit what sits in it (the legend, long tick labels).
+        "margin": {"l": 58, "r": 16, "t": 38, "b": 48, "autoexpand": True},
+        "xaxis": {"title": {"text": x_title}, "zeroline": False, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "zeroline": False, "automargin": True},
+        # Beside the plot, never over the axes or their labels however many entries wrap.
+        "legend": {
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "font": {"size": 11},
+        },  # fmt: skip
         "hovermode": "x unified",
         "uirevision": "keep",  # Plotly.react keeps the user's zoom
         **extra,
@@ -100,50 +107,109 @@ def line(name: str, x: list, y: list, color: str, dash: str = "solid", **extra: 
 
 
 # ---- the run page: one chart per topic, every trace keyed by its metric for live updates ----
-# (chart id, title, y title, [(metric key, legend name, colour or None for the algorithm's, dash)])
-RUN_CHARTS: list[tuple[str, str, str, list[tuple[str, str, str | None, str]]]] = [
-    ("accuracy", "Accuracy", "%", [
-        ("val/top1", "val top-1", None, "solid"), ("test/top1", "test top-1", PINK, "solid"),
-        ("labeled/top1", "labeled top-1", PURPLE, "solid"), ("val/top5", "val top-5", None, "dot"),
-        ("test/top5", "test top-5", PINK, "dot"),
-    ]),
-    ("loss", "Losses", "loss", [
-        ("train/loss", "total", None, "solid"), ("train/loss_x", "labeled", PURPLE, "solid"),
-        ("train/loss_u", "unlabeled", TEAL, "solid"), ("val/loss", "val", PINK, "dot"),
-    ]),
-    ("pseudo", "Pseudo-labels", "share", [
-        ("train/mask_ratio", "mask ratio", None, "solid"),
-        ("train/pseudo_label_acc", "pseudo-label accuracy", TEAL, "solid"),
-    ]),
-    ("unsup", "Unsupervised loss weight λu", "λu", [("train/unsup_weight", "λu", None, "solid")]),
-    ("lr", "Learning rate", "lr", [("train/lr", "lr", None, "solid")]),
-    ("speed", "Throughput", "images / s", [("train/imgs_per_s", "images/s", None, "solid")]),
-]  # fmt: skip
+# Within a chart each metric has its own colour and each split its own dash, so every line is
+# told apart without hovering: top-1 vs top-5 by colour, val / test / labeled by dash.
+METRIC_COLORS = {
+    "top1": "#0072b2", "top5": "#e69f00", "loss": "#0072b2", "total": "#cc79a7",
+    "unlabeled": "#009e73", "mask": "#d55e00", "pseudo": "#56b4e9", "single": "#0072b2",
+}  # fmt: skip
+SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot", "labeled": "dashdot"}
+
+
+@dataclass(frozen=True)
+class Trace:
+    key: str
+    name: str
+    color: str
+    dash: str = "solid"
+    right_axis: bool = False  # on a second y axis (another unit or scale)
+    hidden: bool = False  # in the legend, off until clicked
+
+
+def _run_chart_traces(
+    algorithm: str, num_classes: int
+) -> list[tuple[str, str, str, list[Trace], str]]:
+    """(chart id, title, left y title, traces, right y title) for one run's page."""
+    c, d = METRIC_COLORS, SPLIT_DASH
+    top5_off = num_classes <= 10  # top-5 of 10 classes is near 100 % and clutters the chart
+    accuracy = [
+        Trace("val/top1", "val top-1", c["top1"], d["val"]),
+        Trace("test/top1", "test top-1", c["top1"], d["test"]),
+        Trace("labeled/top1", "labeled top-1", c["top1"], d["labeled"]),
+        Trace("val/top5", "val top-5", c["top5"], d["val"], hidden=top5_off),
+        Trace("test/top5", "test top-5", c["top5"], d["test"], hidden=top5_off),
+    ]
+    losses = [
+        Trace("train/loss_x", "labeled (train)", c["loss"], d["train"]),
+        Trace("val/loss", "val", c["loss"], d["val"]),
+        Trace("test/loss", "test", c["loss"], d["test"]),
+        Trace("train/loss", "total (train)", c["total"], d["train"]),
+        # MixMatch's unlabeled loss is ~0.01: on the labeled loss's axis it would lie flat at 0.
+        Trace("train/loss_u", "unlabeled (train, right axis)", c["unlabeled"], d["train"], True),
+    ]
+    pseudo = [
+        Trace("train/mask_ratio", "mask ratio (share used)", c["mask"]),
+        Trace(
+            "train/pseudo_label_acc",
+            "pseudo-label accuracy (%, right axis)",
+            c["pseudo"],
+            right_axis=True,
+        ),  # fmt: skip
+    ]
+    charts = [
+        ("accuracy", "Accuracy", "%", accuracy, ""),
+        ("loss", "Losses", "loss", losses, "unlabeled loss"),
+        ("pseudo", "Pseudo-labels", "share of unlabeled used", pseudo, "pseudo-label accuracy (%)"),
+        ("lr", "Learning rate", "lr", [Trace("train/lr", "lr", c["single"])], ""),
+        ("speed", "Throughput", "images / s",
+         [Trace("train/imgs_per_s", "images/s", c["single"])], ""),
+    ]  # fmt: skip
+    return charts
+
+
+def _varying_weight(spec: dict[str, Any]) -> bool:
+    """λu changes only with a ramp-up (MixMatch): otherwise it is a constant, not a chart."""
+    return bool((spec.get("hparams") or {}).get("rampup_iters"))
 
 
 def run_charts(
-    algorithm: str, num_classes: int, series: dict[str, dict[str, list]], epochs: int = 0
+    algorithm: str,
+    num_classes: int,
+    series: dict[str, dict[str, list]],
+    epochs: int = 0,
+    spec: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
-    metric of trace ``i``."""
-    color = algorithm_color(algorithm)
+    metric of trace ``i``. Metrics that do not apply to the algorithm are absent."""
     logged = (
         metrics.expected_keys(algorithm, num_classes) if algorithm in catalog.ALGORITHMS else set()
     )
+    chart_specs = _run_chart_traces(algorithm, num_classes)
+    if _varying_weight(spec or {}):
+        weight = [Trace("train/unsup_weight", "λu", METRIC_COLORS["single"])]
+        chart_specs.insert(3, ("unsup", "Unsupervised loss weight λu (ramp-up)", "λu", weight, ""))
     charts = []
-    for chart_id, title, y_title, traces in RUN_CHARTS:
-        traces = [t for t in traces if t[0] in logged]  # metrics that do not apply stay absent
+    for chart_id, title, y_title, traces, right_title in chart_specs:
+        traces = [t for t in traces if t.key in logged]
         if not traces:
             continue
         data, keys = [], []
-        for key, name, trace_color, dash in traces:
-            s = series.get(key, {"epoch": [], "value": []})
-            data.append(line(name, s["epoch"], s["value"], trace_color or color, dash))
-            keys.append(key)
-        figure = {"data": data, "layout": whole_ticks(layout(title, "epoch", y_title), epochs)}
-        if len(data) == 1:  # no legend to make room for
-            figure["layout"]["margin"]["b"] = 48
-        charts.append({"id": chart_id, "keys": keys, "figure": figure})
+        for t in traces:
+            s = series.get(t.key, {"epoch": [], "value": []})
+            extra: dict[str, Any] = {"yaxis": "y2"} if t.right_axis else {}
+            if t.hidden:
+                extra["visible"] = "legendonly"
+            data.append(line(t.name, s["epoch"], s["value"], t.color, t.dash, **extra))
+            keys.append(t.key)
+        fig_layout = whole_ticks(layout(title, "epoch", y_title), epochs)
+        if any(t.right_axis for t in traces):
+            fig_layout["yaxis2"] = {"title": {"text": right_title}, "overlaying": "y",
+                                    "side": "right", "zeroline": False, "showgrid": False,
+                                    "automargin": True}  # fmt: skip
+            fig_layout["legend"]["x"] = 1.12  # clear of the right axis' labels
+        charts.append(
+            {"id": chart_id, "keys": keys, "figure": {"data": data, "layout": fig_layout}}
+        )
     if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
         keys = [f"train/threshold/{c}" for c in range(num_classes)]
         data = []
@@ -192,10 +258,11 @@ def group_colors(compare: dict[str, Any]) -> list[str]:
     algorithm_of_run = {run["id"]: run["spec"].get("algorithm") for run in compare["runs"]}
     algorithms = [{algorithm_of_run.get(r) for r in g["runs"]} for g in compare["groups"]]
     single = [next(iter(a)) if len(a) == 1 else None for a in algorithms]
-    return [
-        ALGORITHM_COLORS[a] if a in ALGORITHM_COLORS and single.count(a) == 1 else PALETTE[i % 10]
-        for i, a in enumerate(single)
-    ]
+    own = [a if a in ALGORITHM_COLORS and single.count(a) == 1 else None for a in single]
+    # The others take palette colours no algorithm-coloured group already shows.
+    taken = {ALGORITHM_COLORS[a] for a in own if a}
+    spare = iter([c for c in PALETTE if c not in taken] * (len(own) // len(PALETTE) + 1))
+    return [ALGORITHM_COLORS[a] if a else next(spare) for a in own]
 
 
 def compare_lines(compare: dict[str, Any], x: str, smoothing: float) -> list[Plotted]:
@@ -257,12 +324,15 @@ def compare_figures(lines: list[Plotted], keys: Sequence[str], x: str) -> list[d
         for p in mine:
             if p.kind != "mean":
                 continue
+            # Clipped to the metric's valid range: a mask ratio never goes below 0 or above 1.
+            row = metrics.lookup(key)
+            low, high = (row.low, row.high) if row else (-math.inf, math.inf)
             upper = [
-                m + s if m is not None and s is not None else None
+                min(m + s, high) if m is not None and s is not None else None
                 for m, s in zip(p.y, p.std, strict=True)
             ]
             lower = [
-                m - s if m is not None and s is not None else None
+                max(m - s, low) if m is not None and s is not None else None
                 for m, s in zip(p.y, p.std, strict=True)
             ]
             band = {
@@ -286,7 +356,9 @@ def compare_figures(lines: list[Plotted], keys: Sequence[str], x: str) -> list[d
                     **band,
                 }
             )
-            mean = line(p.name, p.x, p.y, p.color, legendgroup=p.group, customdata=p.count)
+            few = max(p.count, default=0) < 3  # flagged in the legend and above the charts
+            name = f"{p.name} ⚠ n<3" if few else p.name
+            mean = line(name, p.x, p.y, p.color, legendgroup=p.group, customdata=p.count)
             mean["line"]["width"] = 2.5
             mean["hovertemplate"] = "%{y:.4g} (n=%{customdata})"
             data.append(mean)

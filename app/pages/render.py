@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
+from ssl_core import catalog
 from ssl_core.spec import flatten_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,8 +72,26 @@ def spec_value(spec: dict[str, Any], key: str) -> Any:
     return flatten_spec(spec).get(key)
 
 
+def spec_cell(spec: dict[str, Any], key: str) -> str:
+    """A spec field for a table: "n/a" where the field does not apply to the run (another
+    algorithm's hyperparameter), and what a null means where it has a meaning ("Beta draw")."""
+    flat = flatten_spec(spec)
+    if key not in flat:
+        return "n/a"
+    if flat[key] is None and key.startswith("hparams."):
+        entry = catalog.CATALOG.algorithms.get(spec.get("algorithm", ""))
+        field = entry.params.model_fields.get(key.split(".", 1)[1]) if entry else None
+        extra = (field.json_schema_extra or {}) if field else {}
+        if isinstance(extra, dict) and "null_means" in extra:
+            return str(extra["null_means"])
+    return value_label(flat[key])
+
+
 templates.env.globals.update(
-    static_url=static_url, algorithm_colors=ALGORITHM_COLORS, spec_value=spec_value
+    static_url=static_url,
+    algorithm_colors=ALGORITHM_COLORS,
+    spec_value=spec_value,
+    spec_cell=spec_cell,
 )
 templates.env.tests["threshold_key"] = lambda key: key.startswith("train/threshold/")
 templates.env.filters.update(

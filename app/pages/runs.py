@@ -144,7 +144,7 @@ def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse
     series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
     info = CATALOG.datasets.get(run.spec.get("dataset", ""))
     epochs = int(run.spec.get("epochs", 0))
-    charts = run_charts(run.algorithm, info.num_classes if info else 10, series, epochs)
+    charts = run_charts(run.algorithm, info.num_classes if info else 10, series, epochs, run.spec)
     last_epoch = max((s["epoch"][-1] for s in points.values() if s["epoch"]), default=0)
     spec = flatten_spec(run.spec)
     return render(

@@ -55,7 +55,8 @@ def downsample(series: dict[str, list[Any]], max_points: int | None) -> dict[str
 def aggregate(
     members: Sequence[dict[str, list[Any]]], x: str = "epoch"
 ) -> dict[str, list[float | int]]:
-    """Per x value: mean, sample std (n-1; 0 for one member), min, max and count of members."""
+    """Per x value: mean, sample std (n-1; None for one member: no spread is measured), min,
+    max and count of members."""
     xs = members[0][x] if members else []
     if all(series[x] == xs for series in members):
         # The usual case (same epochs in every member): transpose in C instead of per point.
@@ -74,7 +75,7 @@ def aggregate(
         n = len(values)
         mean = sum(values) / n
         # Plain float arithmetic: statistics.stdev's exact fractions cost seconds at 50 runs.
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
         out["mean"].append(mean)
         out["std"].append(std)
         out["min"].append(min(values))

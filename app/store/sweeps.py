@@ -16,8 +16,13 @@ from ssl_core.spec import RunSpec, set_dotted
 MAX_SWEEP_RUNS = 200
 
 
-def _describe(combo: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in combo.items())
+def _describe(combo: dict[str, Any], short: bool = False) -> str:
+    """``{"hparams.fixed_mixup_lambda": 0.3, "seed": 1}`` → ``hparams.fixed_mixup_lambda=0.3,
+    seed=1``; ``short`` drops the group (``fixed_mixup_lambda=0.3``) so a member's name shows
+    what tells it apart before a table cuts it."""
+    return ", ".join(
+        f"{key.rsplit('.', 1)[-1] if short else key}={value}" for key, value in combo.items()
+    )
 
 
 def expand_sweep(
@@ -104,7 +109,7 @@ def create_sweep(
     runs = []
     for combo, spec in expanded:
         run = new_run(spec, sweep_id=sweep.id)
-        run.name = f"{name} · {_describe(combo)}" if combo else name
+        run.name = f"{_describe(combo, short=True)} · {name}" if combo else name
         runs.append(run)
     session.add_all(runs)
     session.commit()

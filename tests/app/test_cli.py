@@ -120,14 +120,11 @@ def test_no_server_is_one_clear_line_and_matchlab_url_is_the_default(monkeypatch
         assert "MATCHLAB_URL" in lines[0]
 
 
-def test_client_takes_its_url_from_matchlab_url(monkeypatch, server_url):
-    from app.config import get_settings
-
-    monkeypatch.setenv("MATCHLAB_URL", server_url)
-    get_settings.cache_clear()
-    try:
-        with Client() as lab:
-            assert lab.url == server_url
-            assert lab.runs(limit=1)["total"] == 0
-    finally:
-        get_settings.cache_clear()
+def test_client_takes_its_url_from_matchlab_url(server_url):
+    code = (
+        "from app.client import Client\nwith Client() as lab: print(lab.url, lab.runs()['total'])"
+    )
+    env = {**os.environ, "MATCHLAB_URL": server_url}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [server_url, "0"]

@@ -38,10 +38,10 @@ def test_default_groups_runs_that_differ_only_in_seed(client, three_runs):
     series = fix["series"]["val/top1"]
     assert series["x"] == [1, 2, 3]
     assert series["mean"] == [52.0, 63.0, 70.0]
-    # sample std (n-1): {50, 54} → sqrt(8); {60, 66} → sqrt(18); one member → 0
+    # sample std (n-1): {50, 54} → sqrt(8); {60, 66} → sqrt(18); one member → none
     assert math.isclose(series["std"][0], math.sqrt(8))
     assert math.isclose(series["std"][1], math.sqrt(18))
-    assert series["std"][2] == 0.0
+    assert series["std"][2] is None
     assert series["min"] == [50.0, 60.0, 70.0] and series["max"] == [54.0, 66.0, 70.0]
     assert series["count"] == [2, 2, 1]
     assert groups["mixmatch"]["series"]["val/top1"]["mean"] == [40.0, 45.0, 50.0]

@@ -75,7 +75,8 @@ def test_compare_csv_holds_exactly_the_plotted_lines(pages, two_algorithms):
     # The page draws the same numbers: its figure JSON has the CSV's mean line.
     figures = embedded(pages.get(f"/compare?{query}").text, "figures")
     (figure,) = figures
-    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2)")
+    # Drawn with a warning in the legend (n < 3); the CSV keeps the plain name.
+    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2) ⚠ n<3")
     csv_line = [float(r["value"]) for r in rows if r["name"] == "fixmatch (n=2)"]
     assert mean_line["y"] == pytest.approx(csv_line)
     # Grouped by algorithm: each group wears its algorithm's colour.
@@ -106,7 +107,7 @@ def test_compare_page_reports_a_bad_group_by(pages, two_algorithms):
 def test_summary_table_shows_only_the_fields_that_differ(pages, two_algorithms):
     html = pages.get(f"/compare?runs={','.join(map(str, two_algorithms.values()))}").text
     head = re.search(r'<table class="grid" id="summary-table">.*?</thead>', html, re.S).group(0)
-    assert "<th>algorithm</th>" in head and "<th>seed</th>" in head
+    assert "<th>algorithm</th>" in head and '<th class="num">seed</th>' in head  # seed: always
     assert "<th>epochs</th>" not in head and "<th>dataset</th>" not in head
 
 

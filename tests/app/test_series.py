@@ -41,9 +41,9 @@ def test_aggregate_mean_sample_std_min_max_count():
     out = aggregate([a, b])
     assert out["x"] == [1, 2, 3]
     assert out["mean"] == [12.0, 23.0, 30.0]
-    # sample std of {10, 14}: sqrt(((−2)² + 2²) / 1) = sqrt(8); of {20, 26}: sqrt(18); one member: 0.
+    # sample std of {10, 14}: sqrt(((−2)² + 2²) / 1) = sqrt(8); of {20, 26}: sqrt(18); one member: none.
     assert math.isclose(out["std"][0], math.sqrt(8))
     assert math.isclose(out["std"][1], math.sqrt(18))
-    assert out["std"][2] == 0.0
+    assert out["std"][2] is None
     assert out["min"] == [10.0, 20.0, 30.0] and out["max"] == [14.0, 26.0, 30.0]
     assert out["count"] == [2, 2, 1]

@@ -34,7 +34,8 @@ def test_sweep_is_the_product_of_grid_and_seeds(client, engine, settings):
     }
     assert combos == {(t, lr, s) for t in (0.9, 0.95) for lr in (0.03, 0.01) for s in (0, 1, 2)}
     assert all(r["sweep_id"] == sweep["id"] and r["spec"]["epochs"] == 2 for r in sweep["runs"])
-    assert sweep["runs"][0]["name"] == "tau · hparams.threshold=0.9, lr=0.03, seed=0"
+    # What tells members apart comes first, with short field names: tables cut long names.
+    assert sweep["runs"][0]["name"] == "threshold=0.9, lr=0.03, seed=0 · tau"
     assert sweep["status_counts"] == {"queued": 12}
     assert redis.Redis.from_url(settings.redis_url).llen(QUEUE) == 12
     got = client.get(f"/api/sweeps/{sweep['id']}").json()
