@@ -201,6 +201,8 @@ ALGORITHMS: tuple[str, ...] = tuple(CATALOG.algorithms)
 DATASETS: tuple[str, ...] = tuple(CATALOG.datasets)
 NETS: tuple[str, ...] = tuple(CATALOG.nets)
 BUILTIN_ALGORITHMS: tuple[str, ...] = tuple(a.name for a in _BUILTIN_ALGORITHMS)
+# `matchlab up --demo` and the "algorithm comparison" template: the seed's plan and the baseline.
+DEMO_ALGORITHMS: tuple[str, ...] = ("supervised", "mixmatch", "fixmatch", "flexmatch")
 
 
 def _get(kind: str, table: dict[str, Any], name: str) -> Any:

@@ -143,7 +143,9 @@ class RunSink(Callback):
                 conn.execute(_insert_ignoring_duplicates(conn.dialect.name), points)
         self.summary = dict(summary)
         self._epoch, self._step, self._written_step = epoch, step, step
-        data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics}
+        # The summary rides along, so a run page's panel is current with its charts.
+        data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics,
+                "summary": self.summary}  # fmt: skip
         notify.publish(self.redis_url, self.run_id, "epoch", _finite(data))
 
     def should_stop(self) -> bool:

@@ -129,7 +129,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
     """Runs overlaid per metric, grouped, smoothed; the URL holds the whole view."""
     view = View.of(request.query_params)
     context: dict[str, Any] = {
-        "view": view, "data": None, "figures": [], "error": None, "few": [],
+        "view": view, "data": None, "figures": [], "error": None, "few": [], "active": False,
     }  # fmt: skip
     status_code = 200
     if view.runs:
@@ -144,6 +144,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
         else:
             lines = compare_lines(data, view.x, view.smooth)
             context["data"] = data
+            context["active"] = any(r["status"] in ("queued", "running") for r in data["runs"])
             if view.group_by != "none":
                 context["few"] = [
                     {"name": g["name"], "n": len(g["runs"])}

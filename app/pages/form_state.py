@@ -37,11 +37,14 @@ class Input:
 
     name: str
     label: str
-    kind: str  # text | textarea | select | checks
+    kind: str  # text | number | textarea | select | checks
     help: str
     choices: list[str]
     optional: bool
     default: Any
+    step: str = ""  # number inputs: "1" for integers, "any" for reals
+    low: Any = None  # number inputs: the inclusive bounds the spec allows, where it has them
+    high: Any = None
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
@@ -87,17 +90,31 @@ def make_input(name: str, field: FieldInfo, description: str | None = None) -> I
         kind, choices = "checks", [str(c) for c in typing.get_args(typing.get_args(annotation)[0])]
     elif name == "notes":
         kind = "textarea"
+    elif annotation in (int, float):
+        kind = "number"
     type_name = {int: "integer", float: "number"}.get(annotation, "")
     facts = [f for f in (type_name, _range([*field.metadata, *constraints])) if f]
     if name in AUTO_FIELDS:
         facts.append("blank: chosen for the dataset and algorithm")
-    elif optional and kind == "text" and name not in ("name", "notes"):
+    elif optional and kind in ("text", "number") and name not in ("name", "notes"):
         facts.append("blank: none")
     text = description if description is not None else field.description or ""
     help_text = "; ".join(p for p in (text, ", ".join(facts[:2]), *facts[2:]) if p)
     default = field.get_default(call_default_factory=True)
     label = name.removeprefix("hparams.").replace("_", " ")
-    return Input(name, label, kind, help_text, choices, optional, default)
+    step = {int: "1", float: "any"}.get(annotation, "")
+    low, high = _bounds([*field.metadata, *constraints])
+    return Input(name, label, kind, help_text, choices, optional, default, step, low, high)
+
+
+def _bounds(constraints: list[Any]) -> tuple[Any, Any]:
+    """The inclusive (ge, le) bounds, for a number input's min and max."""
+    low = high = None
+    for item in constraints:
+        for inner in [item, *getattr(item, "metadata", [])]:
+            low = getattr(inner, "ge", None) if getattr(inner, "ge", None) is not None else low
+            high = getattr(inner, "le", None) if getattr(inner, "le", None) is not None else high
+    return low, high
 
 
 def run_inputs(algorithm: str) -> list[tuple[str, list[Input]]]:

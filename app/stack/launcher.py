@@ -20,8 +20,8 @@ from app.config import get_settings
 from app.stack.children import spawn
 from app.stack.redis_server import free_port, redis_answers, start_redis
 from app.store.db import get_engine
+from ssl_core.catalog import DEMO_ALGORITHMS
 
-DEMO_ALGORITHMS = ["supervised", "mixmatch", "fixmatch", "flexmatch"]
 WORKER_STOP_SECONDS = 60  # one training step must finish; a WRN step on a CPU takes ~10 s
 
 
@@ -64,7 +64,7 @@ def submit_demo(url: str) -> None:
             return
         sweep = lab.sweep(
             {"algorithm": "supervised", "dataset": "digits", "num_labels": 40},
-            {"algorithm": DEMO_ALGORITHMS},
+            {"algorithm": list(DEMO_ALGORITHMS)},
             seeds=[0],
             name="demo: four algorithms on digits-40",
         )

@@ -2,6 +2,11 @@
 "use strict";
 (() => {
   matchlab.plotAll("figures", (item, i) => "chart-" + i);
+  matchlab.keepFresh({
+    charts: [["figures", (item, i) => "chart-" + i]],
+    swap: ["summary-table", "few-runs"],
+    isActive: (doc) => doc.getElementById("compare-active")?.dataset.active === "1",
+  });
   const form = document.getElementById("compare-view");
   if (!form) return;
   const keys = document.getElementById("keys-value");

@@ -56,6 +56,41 @@ const matchlab = (() => {
 
   dark.addEventListener("change", () => plotted.forEach((div) => Plotly.relayout(div, themeUpdate())));
 
+  // While runs train, re-read this page every few seconds and bring its charts (Plotly.react:
+  // the user's zoom stays) and the listed elements up to date in place: no reload, no flicker.
+  // charts: [[json script id, idFor(item, i)]]; swap: ids of elements replaced whole.
+  function keepFresh({ charts, swap, isActive, everyMs = 5000 }) {
+    async function tick() {
+      if (!isActive(document)) return;
+      if (!document.hidden) {
+        try {
+          const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+          if (response.ok) {
+            const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+            for (const [dataId, idFor] of charts) {
+              const el = fresh.getElementById(dataId);
+              if (!el) continue;
+              JSON.parse(el.textContent).forEach((item, i) => {
+                const div = document.getElementById(idFor(item, i));
+                if (div && div.data) Plotly.react(div, item.figure.data, themed(item.figure.layout));
+                else if (div) plot(div, item.figure);
+              });
+            }
+            for (const id of swap) {
+              const mine = document.getElementById(id), theirs = fresh.getElementById(id);
+              if (mine && theirs) mine.replaceWith(theirs);
+            }
+            if (!isActive(fresh)) return; // everything finished: this was the last update
+          }
+        } catch (err) {
+          // The server may be restarting: keep what is shown and try again.
+        }
+      }
+      setTimeout(tick, everyMs);
+    }
+    setTimeout(tick, everyMs);
+  }
+
   document.addEventListener("submit", (event) => {
     const message = event.target.dataset && event.target.dataset.confirm;
     if (message && !window.confirm(message)) event.preventDefault();
@@ -71,5 +106,5 @@ const matchlab = (() => {
     return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
   }
 
-  return { plot, plotAll, duration };
+  return { plot, plotAll, duration, keepFresh };
 })();

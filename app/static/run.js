@@ -4,7 +4,17 @@
 "use strict";
 (() => {
   const live = JSON.parse(document.getElementById("live").textContent);
-  matchlab.plotAll("figures", (chart) => "chart-" + chart.id);
+  // Charts are drawn once there is an epoch to show: empty axes (−1…6 by −1…4 "%") say nothing.
+  let drawn = false;
+  function draw() {
+    if (drawn) return;
+    drawn = true;
+    const empty = document.getElementById("no-epochs");
+    if (empty) empty.remove();
+    document.getElementById("charts").hidden = false;
+    matchlab.plotAll("figures", (chart) => "chart-" + chart.id);
+  }
+  if (live.last_epoch > 0) draw();
   const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
   let lastEpoch = live.last_epoch;
   let clock = null; // first progress seen: {t, step}, for an ETA at the current speed
@@ -15,6 +25,8 @@
   function addEpoch(epoch) {
     if (epoch.epoch <= lastEpoch) return; // already drawn (page load or a replay after reconnect)
     lastEpoch = epoch.epoch;
+    draw();
+    if (epoch.summary) showSummary(epoch.summary);
     for (const chart of live.charts) {
       const indices = [], xs = [], ys = [];
       chart.keys.forEach((key, i) => {
@@ -36,6 +48,13 @@
     setText("progress-text", eta == null ? text : `${text} · ETA ${matchlab.duration(eta)}`);
   }
 
+  function showSummary(summary) {
+    for (const key of ["best_val_top1", "test_top1_at_best_val", "last_test_top1"]) {
+      if (typeof summary[key] === "number") setText(key, summary[key].toFixed(1));
+    }
+    if (summary.best_epoch) setText("best_epoch", `(epoch ${summary.best_epoch})`);
+  }
+
   const when = (iso) => iso.slice(0, 16).replace("T", " ") + " UTC";
 
   function showStatus(run) {
@@ -45,10 +64,7 @@
       el.textContent = run.status + (run.cancel_requested && run.status === "running" ? " · cancelling" : "");
       el.className = "badge status-" + run.status;
     });
-    for (const key of ["best_val_top1", "test_top1_at_best_val", "last_test_top1"]) {
-      const value = run.summary && run.summary[key];
-      if (typeof value === "number") setText(key, value.toFixed(1));
-    }
+    if (run.summary) showSummary(run.summary);
     if (run.error) {
       document.getElementById("run-error").hidden = false;
       setText("error", run.error);

@@ -1,10 +1,12 @@
-// A sweep's page: the result charts and member curves; reloads while its runs train.
+// A sweep's page: the result charts and member curves, updated in place while its runs train.
 "use strict";
 (() => {
-  matchlab.plotAll("figures", (item) => "sweep-" + item.id);
-  matchlab.plotAll("curves", (item, i) => "curve-" + i);
-  const facts = document.getElementById("sweep-facts");
-  if (facts && facts.dataset.active === "1") {
-    setInterval(() => { if (!document.hidden) window.location.reload(); }, 15000);
-  }
+  const figureId = (item) => "sweep-" + item.id, curveId = (item, i) => "curve-" + i;
+  matchlab.plotAll("figures", figureId);
+  matchlab.plotAll("curves", curveId);
+  matchlab.keepFresh({
+    charts: [["figures", figureId], ["curves", curveId]],
+    swap: ["sweep-facts", "cells-table", "sweep-runs"],
+    isActive: (doc) => doc.getElementById("sweep-facts")?.dataset.active === "1",
+  });
 })();

@@ -43,7 +43,8 @@ def field_error(html: str, name: str) -> str | None:
 
 def input_value(html: str, name: str) -> str:
     match = re.search(
-        rf'<input id="f-{re.escape(name)}" type="text" name="[^"]+" value="([^"]*)"', html
+        rf'<input id="f-{re.escape(name)}" type="(?:text|number)"[^>]* name="[^"]+" value="([^"]*)"',
+        html,
     )
     assert match, f"no input {name}"
     return unescape(match.group(1))
@@ -230,3 +231,14 @@ def test_plotly_is_served_compressed_cacheable_and_does_not_block_first_paint(pa
     again = pages.get(url.group(1), headers={"If-None-Match": full.headers["etag"]})
     assert again.status_code == 304
     assert pages.head("/static/nothing.js").status_code == 404
+
+
+def test_number_fields_are_number_inputs_with_the_specs_bounds(pages):
+    html = pages.get("/runs/new?algorithm=fixmatch").text
+    threshold = re.search(r'<input id="f-hparams.threshold"[^>]*>', html).group(0)
+    assert 'type="number"' in threshold and 'step="any"' in threshold
+    assert 'min="0.0"' in threshold and 'max="1.0"' in threshold
+    epochs = re.search(r'<input id="f-epochs"[^>]*>', html).group(0)
+    assert 'type="number"' in epochs and 'step="1"' in epochs and 'min="1"' in epochs
+    name = re.search(r'<input id="f-name"[^>]*>', html).group(0)
+    assert 'type="text"' in name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html as html_module
 import io
 import json
 import math
@@ -185,3 +186,31 @@ def test_two_swept_fields_get_a_heatmap(pages):
     figures = embedded(pages.get(f"/sweeps/{sweep['id']}").text, "figures")
     assert [f["id"] for f in figures] == ["heatmap", "by-0", "by-1"]
     assert figures[0]["figure"]["data"][0]["type"] == "heatmap"
+
+
+@pytest.mark.parametrize("template", ["weak_augment", "mixup_lambda"])
+def test_seed_templates_use_the_seeds_settings(pages, template):
+    """Both ablation templates reproduce the seed's experiments: its settings (the tutorial
+    preset), its values, and for λ the Beta-draw baseline beside the fixed values."""
+    html = pages.get(f"/sweeps/new?template={template}").text
+    assert "<option selected>tutorial</option>" in html, "the tutorial preset"
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', html))
+    form = {k: v for k, v in fields.items() if k in ("name", "seeds") or k.startswith("grid_")}
+    base = re.search(r'<textarea[^>]*name="base"[^>]*>([^<]*)<', html).group(1)
+    form.update(preset="tutorial", base=html_module.unescape(base))
+    location = pages.post("/sweeps/new", data=form, follow_redirects=False).headers["location"]
+    runs = pages.get("/api" + location).json()["runs"]
+    for run in runs:
+        spec = run["spec"]
+        assert (spec["optimizer"], spec["lr"], spec["ema_decay"]) == ("adam", 0.002, 0.9)
+        assert (spec["epochs"], spec["iters_per_epoch"], spec["num_labels"]) == (5, 128, 120)
+        assert spec["hparams"]["unlabeled_weight"] == 75.0
+    if template == "mixup_lambda":
+        values = {r["spec"]["hparams"]["fixed_mixup_lambda"] for r in runs}
+        assert values == {None, 0.1, 0.3, 0.5, 0.7, 0.9} and len(runs) == 18
+    else:
+        assert {tuple(r["spec"]["weak_augment"]) for r in runs} == {
+            ("crop",),
+            ("flip",),
+            ("noise",),
+        }

@@ -172,11 +172,11 @@ def test_sweep_templates_are_one_click_and_count_their_runs(live_stack: Stack, w
     page.wait_for_url(re.compile(r"template=mixup_lambda"))
     assert page.input_value('[name="grid_key_0"]') == "hparams.fixed_mixup_lambda"
     count = page.locator("#run-count")
-    assert count.inner_text().startswith("15 runs")  # 5 values of λ × 3 seeds
+    assert count.inner_text().startswith("18 runs")  # the Beta draw and 5 values of λ × 3 seeds
     page.fill("#f-seeds", "0")
-    assert count.inner_text().startswith("5 runs")  # counted as you type, before submitting
+    assert count.inner_text().startswith("6 runs")  # counted as you type, before submitting
     page.fill('[name="grid_key_1"]', "hparams.temperature")
     page.fill('[name="grid_values_1"]', "0.5, 1")
-    assert count.inner_text().startswith("10 runs")
+    assert count.inner_text().startswith("12 runs")
     watched.shot("sweep-form")
     assert_clean(watched)
