@@ -122,14 +122,12 @@ class Trace:
     name: str
     color: str
     dash: str = "solid"
-    right_axis: bool = False  # on a second y axis (another unit or scale)
     hidden: bool = False  # in the legend, off until clicked
+    scale: float = 1.0  # drawn as value × scale (a 0–1 share as %, beside a % metric)
 
 
-def _run_chart_traces(
-    algorithm: str, num_classes: int
-) -> list[tuple[str, str, str, list[Trace], str]]:
-    """(chart id, title, left y title, traces, right y title) for one run's page."""
+def _run_chart_traces(num_classes: int) -> list[tuple[str, str, str, list[Trace]]]:
+    """(chart id, title, y title, traces) for one run's page."""
     c, d = METRIC_COLORS, SPLIT_DASH
     top5_off = num_classes <= 10  # top-5 of 10 classes is near 100 % and clutters the chart
     accuracy = [
@@ -144,26 +142,23 @@ def _run_chart_traces(
         Trace("val/loss", "val", c["loss"], d["val"]),
         Trace("test/loss", "test", c["loss"], d["test"]),
         Trace("train/loss", "total (train)", c["total"], d["train"]),
-        # MixMatch's unlabeled loss is ~0.01: on the labeled loss's axis it would lie flat at 0.
-        Trace("train/loss_u", "unlabeled (train, right axis)", c["unlabeled"], d["train"], True),
     ]
-    pseudo = [
-        Trace("train/mask_ratio", "mask ratio (share used)", c["mask"]),
-        Trace(
-            "train/pseudo_label_acc",
-            "pseudo-label accuracy (%, right axis)",
-            c["pseudo"],
-            right_axis=True,
-        ),  # fmt: skip
+    # A chart of its own: MixMatch's unlabeled loss is ~0.01 and would lie flat at 0 beside
+    # the labeled loss.
+    unlabeled = [Trace("train/loss_u", "unlabeled (train)", c["unlabeled"], d["train"])]
+    pseudo = [  # one axis in %: the mask ratio is a share, shown ×100
+        Trace("train/mask_ratio", "unlabeled used (mask ratio)", c["mask"], scale=100.0),
+        Trace("train/pseudo_label_acc", "pseudo-label accuracy", c["pseudo"]),
     ]
+    single = METRIC_COLORS["single"]
     charts = [
-        ("accuracy", "Accuracy", "%", accuracy, ""),
-        ("loss", "Losses", "loss", losses, "unlabeled loss"),
-        ("pseudo", "Pseudo-labels", "share of unlabeled used", pseudo, "pseudo-label accuracy (%)"),
-        ("lr", "Learning rate", "lr", [Trace("train/lr", "lr", c["single"])], ""),
-        ("speed", "Throughput", "images / s",
-         [Trace("train/imgs_per_s", "images/s", c["single"])], ""),
-    ]  # fmt: skip
+        ("accuracy", "Accuracy", "%", accuracy),
+        ("loss", "Losses", "loss", losses),
+        ("loss_u", "Unlabeled loss (before its weight λu)", "loss", unlabeled),
+        ("pseudo", "Pseudo-labels", "%", pseudo),
+        ("lr", "Learning rate", "lr", [Trace("train/lr", "lr", single)]),
+        ("speed", "Throughput", "images / s", [Trace("train/imgs_per_s", "images/s", single)]),
+    ]
     return charts
 
 
@@ -184,32 +179,25 @@ def run_charts(
     logged = (
         metrics.expected_keys(algorithm, num_classes) if algorithm in catalog.ALGORITHMS else set()
     )
-    chart_specs = _run_chart_traces(algorithm, num_classes)
+    chart_specs = _run_chart_traces(num_classes)
     if _varying_weight(spec or {}):
         weight = [Trace("train/unsup_weight", "λu", METRIC_COLORS["single"])]
-        chart_specs.insert(3, ("unsup", "Unsupervised loss weight λu (ramp-up)", "λu", weight, ""))
+        chart_specs.insert(4, ("unsup", "Unsupervised loss weight λu (ramp-up)", "λu", weight))
     charts = []
-    for chart_id, title, y_title, traces, right_title in chart_specs:
+    for chart_id, title, y_title, traces in chart_specs:
         traces = [t for t in traces if t.key in logged]
         if not traces:
             continue
-        data, keys = [], []
+        data = []
         for t in traces:
             s = series.get(t.key, {"epoch": [], "value": []})
-            extra: dict[str, Any] = {"yaxis": "y2"} if t.right_axis else {}
-            if t.hidden:
-                extra["visible"] = "legendonly"
-            data.append(line(t.name, s["epoch"], s["value"], t.color, t.dash, **extra))
-            keys.append(t.key)
-        fig_layout = whole_ticks(layout(title, "epoch", y_title), epochs)
-        if any(t.right_axis for t in traces):
-            fig_layout["yaxis2"] = {"title": {"text": right_title}, "overlaying": "y",
-                                    "side": "right", "zeroline": False, "showgrid": False,
-                                    "automargin": True}  # fmt: skip
-            fig_layout["legend"]["x"] = 1.12  # clear of the right axis' labels
-        charts.append(
-            {"id": chart_id, "keys": keys, "figure": {"data": data, "layout": fig_layout}}
-        )
+            values = [v * t.scale if v is not None else None for v in s["value"]]
+            extra: dict[str, Any] = {"visible": "legendonly"} if t.hidden else {}
+            data.append(line(t.name, s["epoch"], values, t.color, t.dash, **extra))
+        figure = {"data": data, "layout": whole_ticks(layout(title, "epoch", y_title), epochs)}
+        scales = [t.scale for t in traces]
+        charts.append({"id": chart_id, "keys": [t.key for t in traces], "scales": scales,
+                       "figure": figure})  # fmt: skip
     if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
         keys = [f"train/threshold/{c}" for c in range(num_classes)]
         data = []

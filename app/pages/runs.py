@@ -158,7 +158,9 @@ def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse
             "status": run.status,
             "last_epoch": last_epoch,
             "total_steps": run.total_steps,
-            "charts": [{"id": c["id"], "keys": c["keys"]} for c in charts],
+            "charts": [
+                {"id": c["id"], "keys": c["keys"], "scales": c.get("scales")} for c in charts
+            ],
         },
         next_url=f"/runs/{run.id}",
     )

@@ -28,7 +28,9 @@ def assert_clean(watched: WatchedPage) -> None:
 
 
 def trace_lengths(watched: WatchedPage, chart: str) -> list[int]:
-    return watched.page.evaluate(f"document.getElementById('{chart}').data.map((t) => t.x.length)")
+    """Points per trace; [0] while the chart is not drawn (no epoch has finished yet)."""
+    script = f"(document.getElementById('{chart}').data || [{{x: []}}]).map((t) => t.x.length)"
+    return watched.page.evaluate(script)
 
 
 def test_launch_from_the_form_and_watch_the_run_live(live_stack: Stack, watched: WatchedPage):
@@ -59,13 +61,16 @@ def test_launch_from_the_form_and_watch_the_run_live(live_stack: Stack, watched:
     run_id = int(page.url.rsplit("/", 1)[1])
     page.evaluate("window.__sameDocument = true")
 
-    seen, zoomed, mid_shot = set(), False, False
+    seen, zoomed, mid_shot, summaries = set(), False, False, set()
     deadline = time.monotonic() + 240
     while page.evaluate("document.body.dataset.status") != "succeeded":
         assert time.monotonic() < deadline, live_stack.logs()
         assert page.evaluate("document.body.dataset.status") not in ("failed", "cancelled")
         count = trace_lengths(watched, "chart-accuracy")[0]
         seen.add(count)
+        if 0 < count < EPOCHS:  # the summary panel follows the epochs while the run trains
+            fields = ("best_val_top1", "best_epoch", "test_top1_at_best_val", "last_test_top1")
+            summaries.add(tuple(page.locator(f'[data-field="{f}"]').inner_text() for f in fields))
         if count >= 1 and not zoomed:  # the user zooms in; new epochs must not undo it
             page.evaluate("Plotly.relayout('chart-loss', {'xaxis.range': [0.5, 2.5]})")
             zoomed = True
@@ -76,6 +81,7 @@ def test_launch_from_the_form_and_watch_the_run_live(live_stack: Stack, watched:
 
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
     assert len({n for n in seen if 0 < n < EPOCHS}) >= 2, seen  # points arrived one by one
+    assert len(summaries) >= 2, summaries  # the summary panel changed while training
     assert trace_lengths(watched, "chart-accuracy")[0] == EPOCHS
     assert trace_lengths(watched, "chart-thresholds") == [EPOCHS] * 10  # one line per class
     drawn = page.evaluate("document.getElementById('chart-accuracy').data[0].y")
