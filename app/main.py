@@ -34,6 +34,15 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_openapi(app)
+
+    @app.middleware("http")
+    async def docs_fetch_nothing_remote(request, call_next):
+        # ReDoc's bundle hard-codes a logo from cdn.redoc.ly; the browser must not even try.
+        response = await call_next(request)
+        if request.url.path in ("/docs", "/redoc"):
+            response.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return response
+
     app.include_router(api_router)
     if pages:
         from app.pages import login_router
