@@ -19,10 +19,15 @@ MAX_SWEEP_RUNS = 200
 def _describe(combo: dict[str, Any], short: bool = False) -> str:
     """``{"hparams.fixed_mixup_lambda": 0.3, "seed": 1}`` → ``hparams.fixed_mixup_lambda=0.3,
     seed=1``; ``short`` drops the group (``fixed_mixup_lambda=0.3``) so a member's name shows
-    what tells it apart before a table cuts it."""
-    return ", ".join(
-        f"{key.rsplit('.', 1)[-1] if short else key}={value}" for key, value in combo.items()
-    )
+    what tells it apart before a table cuts it, and names an algorithm, dataset or net by its
+    value alone (``fixmatch, seed=1``)."""
+    parts = []
+    for key, value in combo.items():
+        if short and key in ("algorithm", "dataset", "net"):
+            parts.append(str(value))
+        else:
+            parts.append(f"{key.rsplit('.', 1)[-1] if short else key}={value}")
+    return ", ".join(parts)
 
 
 def expand_sweep(

@@ -116,3 +116,33 @@ def test_api_docs_render_with_the_network_cut_off(live_stack: Stack, watched: Wa
     assert "matchlab" in page.inner_text("h1")
     assert outside == []
     watched.shot("docs-offline")
+
+
+# Every cell of the runs table inside the visible box of its wrapper: nothing cut, no sideways scroll.
+TABLE_FIT = """() => {
+  const wrap = document.querySelector('.table-wrap');
+  const box = wrap.getBoundingClientRect();
+  const cut = [...document.querySelectorAll('#runs-table td, #runs-table th')]
+    .filter((c) => c.offsetParent !== null)
+    .map((c) => [c.textContent.trim().slice(0, 30), c.getBoundingClientRect()])
+    .filter(([, r]) => r.right > box.right + 1 || r.left < box.left - 1)
+    .map(([text]) => text);
+  return {scroll: wrap.scrollWidth - wrap.clientWidth, cut};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_runs_table_fits_without_cutting_actions_or_metrics(
+    live_stack: Stack, watched: WatchedPage, finished_runs: list[int], width: int
+):
+    page = watched.page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(live_stack.url + "/")
+    fit = page.evaluate(TABLE_FIT)
+    assert fit == {"scroll": 0, "cut": []}, f"at {width} px: {fit}"
+    for name in ("Retry", "Delete"):  # whole buttons, not "Re" and "D"
+        button = page.locator(f"#runs-table button:text-is('{name}')").first
+        assert button.is_visible() and button.bounding_box()["width"] > 30
+    metric = page.locator("#runs-table td.num").last
+    assert metric.is_visible()
+    watched.shot(f"runs-table-{width}")
