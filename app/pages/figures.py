@@ -209,6 +209,7 @@ def run_charts(
             "data": data,
             "layout": whole_ticks(layout(title, "epoch", "threshold τ_c"), epochs),
         }
+        figure["layout"]["yaxis"]["range"] = [0, 1.02]  # a threshold is a confidence in [0, 1]
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
     return charts
 
