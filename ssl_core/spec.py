@@ -268,13 +268,14 @@ def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
     """Validate ``values`` on top of an optional preset (the user's values win)."""
     if preset:
         algorithm = values.get("algorithm")
-        if algorithm not in PARAMS_BY_ALGORITHM:
+        if not isinstance(algorithm, str) or algorithm not in PARAMS_BY_ALGORITHM:
             raise ValueError(
                 f"algorithm: unknown algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}"
             )
-        values = _deep_merge(
-            _preset_overrides(preset, algorithm, values.get("dataset", "digits")), values
-        )
+        dataset = values.get("dataset", "digits")
+        # A dataset of the wrong type is refused by the spec's own validation below.
+        preset_dataset = dataset if isinstance(dataset, str) else "digits"
+        values = _deep_merge(_preset_overrides(preset, algorithm, preset_dataset), values)
     return RunSpec.model_validate(values)
 
 

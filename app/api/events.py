@@ -33,7 +33,8 @@ from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
 from app.live import feeds as live
 from app.live.feeds import sse
 from app.store import crud
-from app.store.models import TERMINAL, Run
+from app.store.models import MAX_ID, TERMINAL, Run
+from app.store.params import parse_int
 from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)
@@ -146,16 +147,18 @@ async def run_events(
     engine: EngineDep,
     settings: SettingsDep,
     run_id: RunId,
-    after: int = Query(0, ge=0, description="skip the epochs up to this one (already shown)"),
+    after: int = Query(
+        0, ge=0, le=MAX_ID, description="skip the epochs up to this one (already shown)"
+    ),
     last_event_id: str | None = Header(None),
 ) -> StreamingResponse:
     """Server-sent events: replay, then live epochs, progress and status; closes when done."""
-    if not await to_thread.run_sync(_exists, engine, run_id):
-        raise HTTPException(404, f"run {run_id} not found")
     # A page sends ?after= for the epochs it drew from the HTML; its EventSource adds
     # Last-Event-ID when it reconnects: the later of the two wins.
-    if last_event_id and last_event_id.isdigit():
-        after = max(after, int(last_event_id))
+    if last_event_id:
+        after = max(after, parse_int(last_event_id, "Last-Event-ID"))
+    if not await to_thread.run_sync(_exists, engine, run_id):
+        raise HTTPException(404, f"run {run_id} not found")
     stream = event_stream(engine, settings.redis_url, run_id, after, request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -24,6 +24,7 @@ from fastapi import HTTPException, Request, status
 from markupsafe import Markup
 
 from app.config import Settings
+from app.store.params import is_whole_number
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_COOKIE = "matchlab_session"
@@ -52,7 +53,7 @@ def session_nonce(token: str, cookie: str | None) -> str | None:
     """The session's nonce when ``cookie`` is a session this token signed, not expired."""
     issued, _, rest = (cookie or "").partition(".")
     nonce, _, signature = rest.partition(".")
-    if not (issued.isdigit() and nonce and signature):
+    if not (is_whole_number(issued) and nonce and signature):
         return None
     if not hmac.compare_digest(signature, _sign(token, f"{issued}.{nonce}")):
         return None

@@ -40,7 +40,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
             response = JSONResponse(
                 {"detail": too_large(self.max_bytes)}, status.HTTP_413_CONTENT_TOO_LARGE
             )

@@ -24,6 +24,7 @@ from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud
 from app.store.compare import compare as compare_api
 from app.store.models import Run
+from app.store.params import parse_ids
 from app.store.schemas import SweepOut, as_utc
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
@@ -48,7 +49,7 @@ class View:
     def of(cls, query: QueryParams) -> View:
         ids: list[int] = []
         for value in query.getlist("runs"):  # runs=1,2 or runs=1&runs=2 (the table's ticks)
-            ids += [int(p) for p in value.split(",") if p.strip().isdigit()]
+            ids += parse_ids(value, "runs")
         keys = [k for k in (query.get("keys") or "").split(",") if k.strip()]
         try:
             smooth = min(max(float(query.get("smooth") or 0), 0.0), 0.99)

@@ -217,7 +217,7 @@ def parse_scalar(text: str) -> Any:
     """``0.5`` → 0.5, ``true`` → True, ``null`` → None, anything else stays a string."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         return text
     return value if isinstance(value, (int, float, bool, str)) or value is None else text
 

@@ -70,9 +70,13 @@ def _render_run_form(
 async def new_run_form(request: Request) -> HTMLResponse:
     """The form; re-drawn with the typed values when the algorithm, dataset or preset changes."""
     query = request.query_params
-    algorithm = query.get("algorithm") if query.get("algorithm") in ALGORITHMS else "fixmatch"
-    state = forms.form_state(query, query.getlist, algorithm)
+    asked = query.get("algorithm")
+    algorithm = asked if asked in ALGORITHMS else "fixmatch"
+    state = {**forms.form_state(query, query.getlist, algorithm), "algorithm": algorithm}
     errors = []
+    if asked is not None and asked not in ALGORITHMS:
+        message = f"unknown algorithm {asked[:40]!r}; valid: {', '.join(ALGORITHMS)}"
+        return _render_run_form(request, state, [{"field": "algorithm", "message": message}], 422)
     preset = query.get("preset")
     if preset:
         state, problem = forms.preset_state(state, preset)
@@ -203,6 +207,9 @@ def _parse_sweep(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[s
         base = json.loads(state["base"] or "{}")
     except ValueError as exc:
         errors.append({"field": "base", "message": f"not valid JSON: {exc}"})
+        base = {}
+    except RecursionError:
+        errors.append({"field": "base", "message": "nested too deep: a run spec is a few levels"})
         base = {}
     grid: dict[str, list[Any]] = {}
     for key, text in state["grid"]:

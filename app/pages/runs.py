@@ -18,6 +18,7 @@ from app.pages.render import local_path, redirect, render
 from app.queue import enqueue
 from app.store import crud
 from app.store.models import Run, Status, Sweep
+from app.store.params import parse_id, parse_int
 from app.store.schemas import RunOut
 from app.store.series import downsample
 from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
@@ -76,7 +77,7 @@ def runs_page(
         "status": _one(status, [s.value for s in Status]),
         "algorithm": _one(algorithm, ALGORITHMS),
         "dataset": _one(dataset, DATASETS),
-        "sweep": sweep if sweep and sweep.isdigit() else "",
+        "sweep": str(parse_id(sweep, "sweep")) if sweep and sweep.strip() else "",
         "q": (q or "").strip()[:200],
     }
     rows, total = crud.list_runs(
@@ -93,7 +94,7 @@ def runs_page(
     descending = order != "asc"
     runs.sort(key=SORTS[sort], reverse=descending)
     pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
-    current = min(max(int(page) if page.isdigit() else 1, 1), pages)
+    current = min(max(parse_int(page, "page", 1) if page.strip() else 1, 1), pages)
     shown = runs[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
     sweeps = session.exec(select(Sweep).order_by(col(Sweep.id).desc()).limit(100)).all()
     active = session.exec(select(Run.id).where(col(Run.status).in_(ACTIVE)).limit(1)).first()

@@ -10,22 +10,15 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.store import crud
-from app.store.models import MAX_ID, Run
+from app.store.models import Run
+from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 
 MAX_COMPARE_RUNS = 500
 
 
 def parse_run_ids(runs: str | None) -> list[int]:
-    ids = []
-    for part in (runs or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit() or not 1 <= int(part) <= MAX_ID:
-            raise crud.InvalidInput([{"field": "runs", "message": f"not a run id: {part!r}"}])
-        ids.append(int(part))
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(parse_ids(runs or "", "runs")))
 
 
 def split_keys(keys: str | None) -> list[str] | None:

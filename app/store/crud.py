@@ -20,27 +20,12 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.store.errors import Conflict, InvalidInput, NotFound
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
+from app.store.params import like_pattern, reject_nul
 from ssl_core.spec import RunSpec, build_spec, error_messages
 
-
-class InvalidInput(ValueError):
-    """Input a user can fix; ``errors`` is ``[{"field": ..., "message": ...}]``."""
-
-    def __init__(self, errors: list[dict[str, str]]):
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
-
-
-class Conflict(RuntimeError):
-    """The request does not fit the run's current status (HTTP 409)."""
-
-
-class NotFound(LookupError):
-    """No such run or sweep (HTTP 404); the message names what was looked for."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "not found"
+__all__ = ["Conflict", "InvalidInput", "NotFound"]  # raised here, caught by the web layers
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -62,6 +47,7 @@ def get_sweep(session: Session, sweep_id: int) -> tuple[Sweep, list[Run]]:
 def validate_spec(values: Any, preset: str | None = None) -> RunSpec:
     if not isinstance(values, dict):
         raise InvalidInput([{"field": "", "message": "the spec must be a JSON object"}])
+    reject_nul(values, "")
     try:
         return build_spec(values, preset)
     except (ValidationError, ValueError) as exc:
@@ -153,9 +139,13 @@ def list_runs(
     if sweep_id is not None:
         query = query.where(Run.sweep_id == sweep_id)
     if text:
-        pattern = f"%{text.lower()}%"
+        reject_nul(text, "q")
+        pattern = like_pattern(text)
         query = query.where(
-            or_(func.lower(Run.name).like(pattern), func.lower(Run.error).like(pattern))
+            or_(
+                func.lower(Run.name).like(pattern, escape="\\"),
+                func.lower(Run.error).like(pattern, escape="\\"),
+            )
         )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit).offset(offset)).all()

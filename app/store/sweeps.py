@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.store.crud import InvalidInput, new_run, validate_spec
 from app.store.models import Run, Sweep
+from app.store.params import reject_nul
 from ssl_core.spec import RunSpec, set_dotted
 
 # One sweep is at most this many runs, so a typo in a grid cannot queue days of GPU time.
@@ -49,7 +50,16 @@ def expand_sweep(
             errors.append({"field": f"grid.{key}", "message": "needs at least one value"})
     if "seed" in grid and seeds:
         errors.append({"field": "grid.seed", "message": "give seeds in `seeds`, not in the grid"})
-    seeds = list(seeds) if seeds else ([] if "seed" in grid else [base.get("seed", 0)])
+    base_seed = base.get("seed", 0)
+    if (
+        not seeds
+        and "seed" not in grid
+        and (not isinstance(base_seed, int) or isinstance(base_seed, bool))
+    ):
+        raise InvalidInput(
+            [{"field": "base.seed", "message": f"must be a whole number, not {base_seed!r}"}]
+        )
+    seeds = list(seeds) if seeds else ([] if "seed" in grid else [base_seed])
     if len(set(seeds)) != len(seeds):
         errors.append({"field": "seeds", "message": f"repeated seeds in {seeds}"})
     size = math.prod(len(v) for v in grid.values()) * max(1, len(seeds))
@@ -101,6 +111,8 @@ def create_sweep(
     name: str | None = None,
 ) -> tuple[Sweep, list[Run]]:
     """Validate every run, then store the sweep and its runs in one transaction."""
+    reject_nul(name, "name")
+    reject_nul(grid, "grid")
     expanded = expand_sweep(base, grid, seeds, preset)
     name = (
         name

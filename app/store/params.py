@@ -1,0 +1,68 @@
+"""One parser for every number that arrives as text: path, query, header, cookie or form.
+
+Only ASCII digits count (``"²".isdigit()`` is true and ``int("²")`` fails), at most 19 of them,
+and the value must lie in its range (a database id fits a signed 64-bit integer). Anything else
+is ``InvalidInput``, which the API and the pages answer with a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from app.store.errors import InvalidInput
+from app.store.models import MAX_ID
+
+MAX_DIGITS = len(str(MAX_ID))
+
+
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only, no sign, no more than fit a 64-bit id."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
+
+
+def parse_int(
+    text: str, field: str, low: int = 0, high: int = MAX_ID, what: str = "a whole number"
+) -> int:
+    """``text`` as an int in ``[low, high]``, or ``InvalidInput`` naming ``field``."""
+    text = text.strip()
+    if is_whole_number(text) and low <= int(text) <= high:
+        return int(text)
+    shown = text if len(text) <= 20 else f"{text[:20]}… ({len(text)} characters)"
+    raise InvalidInput(
+        [
+            {
+                "field": field,
+                "message": f"not {what}: {shown!r} (a whole number from {low} to {high})",
+            }
+        ]
+    )
+
+
+def parse_id(text: str, field: str, what: str = "an id") -> int:
+    """A database id: 1 … 2^63 − 1."""
+    return parse_int(text, field, 1, MAX_ID, what)
+
+
+def parse_ids(text: str, field: str) -> list[int]:
+    """Comma-separated run ids (blanks skipped), each checked as ``parse_id``."""
+    return [parse_id(part, field, "a run id") for part in text.split(",") if part.strip()]
+
+
+def reject_nul(value: object, field: str) -> None:
+    """NUL characters anywhere in ``value`` (strings, nested lists and objects): ``InvalidInput``
+    naming where. PostgreSQL cannot store them and no name or note needs one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput([{"field": field, "message": "must not contain NUL characters"}])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key, field)
+            reject_nul(item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            reject_nul(item, f"{field}.{i}")
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``: ``%`` and ``_`` in what the
+    user typed match themselves."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
