@@ -144,7 +144,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
+
+    # The app (built by the factory in this process) allows the bound host's name by default.
+    os.environ["MATCHLAB_BIND_HOST"] = args.host
+    get_settings.cache_clear()
 
     # SSE streams stay open; do not let them hold a shutdown for long.
     uvicorn.run(

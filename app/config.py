@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ssl_core.settings import CoreSettings
 
@@ -33,6 +33,24 @@ class Settings(CoreSettings):
     public_reads: bool = Field(
         False, description="with a token set, let anyone read (pages and GET /api) without it"
     )
+    allowed_hosts: str | None = Field(
+        None,
+        description="comma-separated host names the server answers to ('*': any); default the "
+        "loopback names plus bind_host (see app/http/guard.py)",
+    )
+    bind_host: str = Field(
+        "127.0.0.1", description="the address `matchlab web/up --host` binds (they set it)"
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="mark the login cookie Secure; default: when the request came over https, "
+        "which behind a TLS proxy needs uvicorn's --proxy-headers and --forwarded-allow-ips",
+    )
+    login_rate: str = Field(
+        "10/minute",
+        description="wrong tokens one client may try at /login (a limits rate string); "
+        "more get 429 with Retry-After",
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="request bodies larger than this get 413"
     )
@@ -43,6 +61,19 @@ class Settings(CoreSettings):
     # A `queued` run with no message in Redis for this long lost it (e.g. Redis restarted empty)
     # and is sent again; the wait covers the moment between storing a run and enqueueing it.
     requeue_after_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("login_rate")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate; write it like '10/minute' or '100 per hour'"
+            ) from None
+        return value
 
     @property
     def db_url(self) -> str:

@@ -12,6 +12,7 @@ from app.config import Settings, get_settings
 from app.http import auth
 from app.http.body_limit import BodyLimit
 from app.http.errors import install_error_handlers, install_openapi
+from app.http.guard import SiteGuard, allowed_hosts
 from app.store.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -32,24 +33,21 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     app.state.settings = settings
     app.state.engine = get_engine(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(auth.DocsGate)
+    # Outermost: a request for another host or from another site goes no further.
+    app.add_middleware(SiteGuard, hosts=allowed_hosts(settings.allowed_hosts, settings.bind_host))
     install_error_handlers(app)
     install_openapi(app)
-
-    @app.middleware("http")
-    async def docs_fetch_nothing_remote(request, call_next):
-        # ReDoc's bundle hard-codes a logo from cdn.redoc.ly; the browser must not even try.
-        response = await call_next(request)
-        if request.url.path in ("/docs", "/redoc"):
-            response.headers["Content-Security-Policy"] = "img-src 'self' data:"
-        return response
 
     app.include_router(api_router)
     if pages:
         from app.pages import login_router
         from app.pages import router as pages_router
+        from app.pages.login import new_limiter
         from app.pages.render import templates
 
         templates.env.globals.update(csrf_field=auth.csrf_field, logged_in=auth.logged_in)
+        app.state.login_limiter = new_limiter()
         app.include_router(login_router)
         app.include_router(pages_router, dependencies=[Depends(auth.require_page_access)])
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import redis
 from app.config import Settings
 from app.stack.redis_server import free_port, start_redis
 from app.store.db import _engines
+
+# Starlette's TestClient sends "Host: testserver"; the real servers the e2e tests start are
+# reached as 127.0.0.1. tests/security/test_site_guard.py checks the default list itself.
+TEST_HOSTS = "localhost,127.0.0.1,::1,testserver"
+os.environ.setdefault("MATCHLAB_ALLOWED_HOSTS", TEST_HOSTS)
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 import redis
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 from sqlmodel import Session
 
 from app.deps import EngineDep, SessionRoute, SettingsDep
+from app.http.auth import bearer_ok, live_session
 from app.live.notify import WORKER_KEY_PREFIX, redis_client
 from app.queue import QUEUE
 
@@ -40,13 +41,21 @@ def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 @router.get("/health", responses={503: {"description": "the database or Redis does not answer"}})
-def health(engine: EngineDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
-    """``ok`` needs the database and the broker; zero workers only means runs wait in the queue."""
+def health(
+    engine: EngineDep, settings: SettingsDep, request: Request, response: Response
+) -> dict[str, Any]:
+    """``ok`` needs the database and the broker; zero workers only means runs wait in the queue.
+
+    With ``MATCHLAB_API_TOKEN`` set, a caller without it (a load balancer's probe) sees the
+    status alone: no database path, worker hosts or process ids."""
     database = _check_db(engine)
     broker, workers = _check_broker(settings.redis_url)
     ok = database["ok"] and broker["ok"]
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    token = settings.api_token
+    if token and not (bearer_ok(request, token) or live_session(request, token)):
+        return {"status": "ok" if ok else "unavailable"}
     return {
         "status": "ok" if ok else "unavailable",
         "database": database,

@@ -6,9 +6,11 @@
   token only, so a cookie can never change state behind a page's back (no CSRF on /api).
 - The pages: a login with the token gives a session cookie, signed with a key derived from the
   token (changing the token logs everyone out). Every HTML form carries a CSRF token derived
-  from the session, checked on POST. ``/login``, ``/static`` and ``/api/health`` stay open.
-- Without a token, a page POST is still refused when the browser says it came from another
-  site (its ``Origin`` header names another host): a page elsewhere cannot start runs here.
+  from the session, checked on POST. ``/logout`` ends the session on the server (its nonce is
+  stored in ``ended_sessions``): the old cookie and CSRF token stop working at once.
+- ``/login``, ``/static`` and a minimal ``/api/health`` stay open; ``/docs``, ``/redoc`` and
+  ``/openapi.json`` need the token or a login.
+- Token or not, ``app.http.guard`` refuses other hosts and state changes from other sites.
 """
 
 from __future__ import annotations
@@ -18,15 +20,23 @@ import hmac
 import secrets
 import time
 from contextvars import ContextVar
-from urllib.parse import quote, urlsplit
+from datetime import timedelta
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
 from markupsafe import Markup
+from sqlalchemy import delete
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
+from app.http.guard import WRITE_METHODS
+from app.store.models import EndedSession, utcnow
 from app.store.params import is_whole_number
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 SESSION_COOKIE = "matchlab_session"
 SESSION_SECONDS = 7 * 24 * 3600
 CSRF_FIELD = "csrf_token"
@@ -55,11 +65,44 @@ def session_nonce(token: str, cookie: str | None) -> str | None:
     nonce, _, signature = rest.partition(".")
     if not (is_whole_number(issued) and nonce and signature):
         return None
-    if not hmac.compare_digest(signature, _sign(token, f"{issued}.{nonce}")):
+    if not same_secret(signature, _sign(token, f"{issued}.{nonce}")):
         return None
     if time.time() - int(issued) > SESSION_SECONDS:
         return None
     return nonce
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of text from a request (bytes: ``compare_digest`` raises on
+    non-ASCII text)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _ended(request: Request, nonce: str) -> bool:
+    with Session(request.app.state.engine) as session:
+        return session.get(EndedSession, nonce) is not None
+
+
+def live_session(request: Request, token: str) -> str | None:
+    """The nonce of the request's page login: signed by ``token``, not expired, not logged out.
+    Reads the database: call it from a thread (sync routes and dependencies are)."""
+    nonce = session_nonce(token, request.cookies.get(SESSION_COOKIE))
+    if nonce is None or _ended(request, nonce):
+        return None
+    return nonce
+
+
+def end_session(request: Request, token: str) -> None:
+    """Log the request's session out for good (and forget sessions too old to matter)."""
+    nonce = session_nonce(token, request.cookies.get(SESSION_COOKIE))
+    if nonce is None:
+        return
+    with Session(request.app.state.engine) as session:
+        cutoff = utcnow() - timedelta(seconds=SESSION_SECONDS)
+        session.exec(delete(EndedSession).where(EndedSession.ended_at < cutoff))
+        if session.get(EndedSession, nonce) is None:
+            session.add(EndedSession(nonce=nonce))
+        session.commit()
 
 
 def csrf_token(token: str, nonce: str) -> str:
@@ -78,9 +121,9 @@ def logged_in() -> bool:
     return bool(_page_csrf.get())
 
 
-def _bearer_ok(request: Request, token: str) -> bool:
+def bearer_ok(request: Request, token: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+    return scheme.lower() == "bearer" and same_secret(given, token)
 
 
 def _settings(request: Request) -> Settings:
@@ -91,10 +134,10 @@ def require_api_access(request: Request) -> None:
     """Dependency of every /api route but /api/health."""
     settings = _settings(request)
     token = settings.api_token
-    if not token or _bearer_ok(request, token):
+    if not token or bearer_ok(request, token):
         return
     if request.method not in WRITE_METHODS:
-        if settings.public_reads or session_nonce(token, request.cookies.get(SESSION_COOKIE)):
+        if settings.public_reads or live_session(request, token):
             return
         message = (
             "this server needs 'Authorization: Bearer <MATCHLAB_API_TOKEN>' (or a login at "
@@ -107,13 +150,15 @@ def require_api_access(request: Request) -> None:
     )
 
 
-def _other_site(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin:
-        return False  # not a browser form (a script), or a browser that sends none
-    # Behind a proxy the Host may be the upstream address; the proxy says what the browser used.
-    ours = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
-    return urlsplit(origin).netloc not in ours
+def require_docs_access(request: Request) -> None:
+    """``/docs``, ``/redoc`` and ``/openapi.json`` show every route and model: with a token set
+    they need it (a bearer token or a page login), public reads or not."""
+    token = _settings(request).api_token
+    if token and not (bearer_ok(request, token) or live_session(request, token)):
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER,
+            headers={"Location": f"/login?next={quote(request.url.path)}"},
+        )
 
 
 async def require_page_access(request: Request) -> None:
@@ -122,14 +167,10 @@ async def require_page_access(request: Request) -> None:
     token = settings.api_token
     writing = request.method in WRITE_METHODS
     if not token:
-        # No login, so no CSRF token to check: refuse at least what a browser says came from
-        # a page on another site.
-        if writing and _other_site(request):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a form from another site was refused")
-        return
+        return  # no login, so no CSRF token (app.http.guard refuses other sites' requests)
     if request.url.path.startswith("/static/"):
         return  # scripts and styles hold nothing private, and the login page needs them
-    nonce = session_nonce(token, request.cookies.get(SESSION_COOKIE))
+    nonce = await run_in_threadpool(live_session, request, token)
     if nonce is None and (writing or not settings.public_reads):
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         if writing:
@@ -141,9 +182,29 @@ async def require_page_access(request: Request) -> None:
     if writing:
         form = await request.form()  # Starlette keeps it: the route reads the same form
         given = form.get(CSRF_FIELD)
-        if not isinstance(given, str) or not hmac.compare_digest(given, expected):
+        if not isinstance(given, str) or not same_secret(given, expected):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 "the form's CSRF token is missing or stale; reload the page and try again",
             )
     _page_csrf.set(expected)
+
+
+class DocsGate:
+    """ASGI middleware: ``require_docs_access`` before the docs routes FastAPI adds itself
+    (they take no dependencies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in DOCS_PATHS:
+            request = Request(scope)
+            if _settings(request).api_token:
+                try:
+                    await run_in_threadpool(require_docs_access, request)
+                except HTTPException as refused:
+                    response = Response(status_code=refused.status_code, headers=refused.headers)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

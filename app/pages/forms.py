@@ -66,23 +66,35 @@ def _render_run_form(
     )
 
 
-@router.get("/runs/new", response_class=HTMLResponse)
-async def new_run_form(request: Request) -> HTMLResponse:
-    """The form; re-drawn with the typed values when the algorithm, dataset or preset changes."""
-    query = request.query_params
-    asked = query.get("algorithm")
+def _redraw(request: Request, values: Any) -> HTMLResponse:
+    """The form filled from ``values`` (a query or a posted form), a preset applied if named."""
+    asked = values.get("algorithm")
     algorithm = asked if asked in ALGORITHMS else "fixmatch"
-    state = {**forms.form_state(query, query.getlist, algorithm), "algorithm": algorithm}
+    state = {**forms.form_state(values, values.getlist, algorithm), "algorithm": algorithm}
     errors = []
     if asked is not None and asked not in ALGORITHMS:
-        message = f"unknown algorithm {asked[:40]!r}; valid: {', '.join(ALGORITHMS)}"
+        message = f"unknown algorithm {str(asked)[:40]!r}; valid: {', '.join(ALGORITHMS)}"
         return _render_run_form(request, state, [{"field": "algorithm", "message": message}], 422)
-    preset = query.get("preset")
+    preset = values.get("preset")
     if preset:
-        state, problem = forms.preset_state(state, preset)
+        state, problem = forms.preset_state(state, str(preset))
         if problem:
             errors.append({"field": "", "message": problem})
     return _render_run_form(request, state, errors)
+
+
+@router.get("/runs/new", response_class=HTMLResponse)
+async def new_run_form(request: Request) -> HTMLResponse:
+    """The form, optionally pre-filled from the query (``?algorithm=mixmatch&preset=paper``)."""
+    return _redraw(request, request.query_params)
+
+
+@router.post("/runs/new/redraw", response_class=HTMLResponse)
+async def redraw_run_form(request: Request) -> HTMLResponse:
+    """The preset buttons and a changed algorithm: the form again with what was typed, a preset
+    applied. A POST, so the form's CSRF token never lands in a URL (history, access logs);
+    it creates nothing."""
+    return _redraw(request, await request.form())
 
 
 @router.post("/runs/new", response_model=None)

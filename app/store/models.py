@@ -103,6 +103,16 @@ class Run(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=200)
 
 
+class EndedSession(SQLModel, table=True):
+    """A page login ended by /logout: its cookie (and CSRF token) no longer count, even though
+    their signatures still check out. Rows older than a session's lifetime are dropped."""
+
+    __tablename__ = "ended_sessions"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    ended_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class MetricPoint(SQLModel, table=True):
     __tablename__ = "metric_points"
     # The unique key doubles as the index for "these keys of these runs, in epoch order".

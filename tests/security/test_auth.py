@@ -60,7 +60,7 @@ def csrf_of(html: str) -> str:
 
 def api_routes(client: TestClient, methods: set[str]) -> list[tuple[str, str]]:
     """(method, path) of every /api operation in the OpenAPI document."""
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json", headers=BEARER).json()["paths"]
     return [(m.upper(), p) for p, ops in paths.items() for m in ops if m.upper() in methods]
 
 

@@ -114,9 +114,10 @@ def test_a_sweep_form_nested_100k_deep_is_refused(client: TestClient, settings: 
 def test_like_wildcards_in_a_search_match_literally(client: TestClient):
     for name in ("plain", "100% labels", "under_score"):
         client.post("/api/runs", json={"algorithm": "fixmatch", "name": name}).raise_for_status()
-    names = lambda q: sorted(
-        r["name"] for r in client.get("/api/runs", params={"q": q}).json()["items"]
-    )  # noqa: E731
+
+    def names(q: str) -> list[str]:
+        return sorted(r["name"] for r in client.get("/api/runs", params={"q": q}).json()["items"])
+
     assert names("%%%") == []
     assert names("%") == ["100% labels"]
     assert names("_") == ["under_score"]
