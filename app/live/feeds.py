@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import redis.asyncio as aioredis
 
 from app.live.notify import channel
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 LOST: dict[str, Any] = {"event": "lost", "data": None}
 QUEUE_LIMIT = 1000
 RETRY_SECONDS = 2.0
+STOP_SECONDS = 5.0
 
 
 def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
@@ -77,6 +79,7 @@ class RunFeed:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
+        self._pubsub = None
         self._client = aioredis.from_url(self.redis_url, socket_connect_timeout=2)
         self._pubsub = self._client.pubsub()
         try:
@@ -105,11 +108,19 @@ class RunFeed:
             listener.put(message)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._pubsub.aclose()
-        await self._client.aclose()
+        """Unsubscribe and close the connection, whatever state the pump or Redis is in."""
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+        finally:
+            try:
+                if self._pubsub is not None:
+                    await self._pubsub.aclose()
+            except (aioredis.RedisError, OSError) as exc:
+                log.debug("closing run %s's subscription: %s", self.run_id, exc)
+            finally:
+                await self._client.aclose()
 
 
 _feeds: dict[tuple[str, int, int], RunFeed] = {}
@@ -125,7 +136,13 @@ async def follow(redis_url: str, run_id: int) -> AsyncIterator[tuple[Listener, b
     if feed is None:
         # Registered before the first await, so streams opening together share one feed.
         feed = _feeds[key] = RunFeed(redis_url, run_id)
-        await feed.start()
+        try:
+            await feed.start()
+        except BaseException:  # cancelled while subscribing: the page went away at once
+            _feeds.pop(key, None)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SECONDS):
+                await feed.stop()
+            raise
     await feed.ready.wait()
     listener = Listener()
     feed.listeners.add(listener)
@@ -135,4 +152,8 @@ async def follow(redis_url: str, run_id: int) -> AsyncIterator[tuple[Listener, b
         feed.listeners.discard(listener)
         if not feed.listeners and _feeds.get(key) is feed:
             del _feeds[key]
-            await feed.stop()
+            # The stream usually ends because its page went away: Starlette cancels it, and an
+            # unshielded await here would be cancelled at once, leaving the subscription (a
+            # Redis client, an open file) behind for good. Shielded, with a bound.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SECONDS):
+                await feed.stop()
