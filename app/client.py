@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class QueueUnreachable(UserWarning):
+    """A submission was stored (202) but the server could not put it in the queue yet."""
 
 
 class MatchlabError(RuntimeError):
@@ -79,6 +84,13 @@ class Client:
             except ValueError:
                 detail = response.text
             raise MatchlabError(response.status_code, detail)
+        if response.headers.get("matchlab-queue") == "unreachable":
+            warnings.warn(
+                f"{self.url}: stored, but not queued yet (the server's Redis did not answer); "
+                "the workers queue it once Redis is back",
+                QueueUnreachable,
+                stacklevel=3,
+            )
         return response.json() if response.content else None
 
     def run_url(self, run_id: int) -> str:

@@ -21,6 +21,13 @@ class Settings(CoreSettings):
         None, description="SQLAlchemy URL; default: SQLite file matchlab.db under home"
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker and live updates")
+    redis_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="a Redis call from a request gives up after this; the run stays stored "
+        "and the API answers 202 (see app/queue.py)",
+    )
     url: str = Field(
         "http://127.0.0.1:8000",
         description="the matchlab server the CLI's submit/sweep and app.client.Client talk to",

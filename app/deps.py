@@ -7,10 +7,11 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.config import Settings
 from app.store.models import MAX_ID
@@ -28,6 +29,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     # Opened and closed on the event loop: closing needs no worker thread (see SessionRoute).
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form, parsed on the event loop, so the route itself can be a plain ``def``:
+    FastAPI runs those in a worker thread, and their database and Redis calls never hold up
+    other requests (no route that touches either is ``async def``; tests/app/test_layout.py)."""
+    return await request.form()
 
 
 def _close_sessions(values: dict[str, Any]) -> None:
@@ -77,3 +85,17 @@ SweepId = Annotated[int, Path(ge=1, le=MAX_ID, description="a sweep id")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+FormDep = Annotated[FormData, Depends(read_form)]
+
+
+NOT_QUEUED = {
+    "description": "stored, but Redis (the queue) did not answer: the run stays queued and the "
+    "workers' watchdog sends it once Redis is back (header Matchlab-Queue: unreachable)",
+}
+
+
+def answer_queued(response: Response, queued: bool) -> None:
+    """201 → 202 with a header when the run is stored but could not be queued yet."""
+    if not queued:
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Matchlab-Queue"] = "unreachable"

@@ -2,7 +2,12 @@
 
 The app sends tasks by name, so it never imports the worker package (or torch through it).
 A failed enqueue leaves the run `queued` in the database, which stays the truth; the workers'
-watchdog re-enqueues queued runs that have no message in Redis (``worker/recovery.py``).
+watchdog re-enqueues queued runs that have no message in Redis (``worker/recovery.py``). The
+API answers such a submission ``202 Accepted`` (stored, not yet queued) instead of ``201``.
+
+A Redis that accepts connections but never answers must not hold every request: calls time out
+after ``MATCHLAB_REDIS_TIMEOUT_SECONDS``, and after a failure the ``breaker`` skips Redis for
+``SKIP_SECONDS`` (a sweep of 200 runs waits once, not 200 times).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +29,33 @@ log = logging.getLogger(__name__)
 
 TRAIN_TASK = "matchlab.train_run"
 QUEUE = "matchlab"
-# Fail fast when Redis is down instead of retrying for minutes inside an HTTP request.
-BROKER_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10, "max_retries": 1}
+SKIP_SECONDS = 5.0
+
+
+def redis_timeout() -> float:
+    """Seconds a Redis call may take (``MATCHLAB_REDIS_TIMEOUT_SECONDS``)."""
+    from app.config import get_settings
+
+    return get_settings().redis_timeout_seconds
+
+
+class Breaker:
+    """After a Redis call fails, report "down" for ``SKIP_SECONDS`` without trying again."""
+
+    def __init__(self) -> None:
+        self._down_until = 0.0
+
+    def open(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def failed(self) -> None:
+        self._down_until = time.monotonic() + SKIP_SECONDS
+
+    def reset(self) -> None:
+        self._down_until = 0.0
+
+
+breaker = Breaker()
 
 
 _producer_lock = threading.Lock()
@@ -42,9 +73,15 @@ def _producer(broker_url: str) -> Celery:
     from celery import Celery
 
     celery = Celery("matchlab-producer", broker=broker_url)
+    timeout = redis_timeout()
     celery.conf.update(
-        broker_transport_options=BROKER_OPTIONS,
-        broker_connection_timeout=3,
+        # Fail fast when Redis is away instead of retrying for minutes inside an HTTP request.
+        broker_transport_options={
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            "max_retries": 0,
+        },
+        broker_connection_timeout=timeout,
         broker_connection_retry_on_startup=False,
         task_default_queue=QUEUE,
     )
@@ -52,13 +89,23 @@ def _producer(broker_url: str) -> Celery:
 
 
 def enqueue(broker_url: str, run_id: int) -> bool:
-    """Send "train run ``run_id``" to the workers; False (and a log line) when Redis is down."""
+    """Send "train run ``run_id``" to the workers; False (and a log line) when Redis is down.
+
+    Call it with no database connection held: it may wait ``redis_timeout()``."""
+    if breaker.open():
+        return False
     try:
         producer(broker_url).send_task(TRAIN_TASK, args=[run_id], queue=QUEUE, retry=False)
     except Exception as exc:  # any broker error: the run stays queued in the DB
+        breaker.failed()
         log.warning("could not enqueue run %s on %s: %s", run_id, broker_url, exc)
         return False
     return True
+
+
+def enqueue_all(broker_url: str, run_ids: list[int]) -> bool:
+    """``enqueue`` each; False when any could not be sent (the watchdog sends it later)."""
+    return all([enqueue(broker_url, run_id) for run_id in run_ids])
 
 
 def _run_id(raw: bytes | str) -> int | None:

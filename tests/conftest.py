@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from app.config import Settings
+from app.queue import breaker
 from app.stack.redis_server import free_port, start_redis
 from app.store.db import _engines
 
@@ -33,6 +34,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings(tmp_path: Path, redis_url: str) -> Iterator[Settings]:
     """Settings for one test: its own MATCHLAB_HOME and SQLite file, an empty Redis."""
     redis.Redis.from_url(redis_url).flushdb()
+    breaker.reset()  # a test with Redis away must not make the next one skip Redis
     value = Settings(
         home=tmp_path / "home",
         redis_url=redis_url,

@@ -6,7 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 
-from app.deps import MAX_ID, RunId, SessionDep, SessionRoute, SettingsDep
+from app.deps import (
+    MAX_ID,
+    NOT_QUEUED,
+    RunId,
+    SessionDep,
+    SessionRoute,
+    SettingsDep,
+    answer_queued,
+)
 from app.live import notify
 from app.queue import enqueue
 from app.store import crud
@@ -31,7 +39,10 @@ def _csv(value: str | None, field: str, valid: Any) -> list[str]:
     "/runs",
     status_code=status.HTTP_201_CREATED,
     response_model=RunOut,
-    responses={200: {"model": RunOut, "description": "the run made earlier with this key"}},
+    responses={
+        200: {"model": RunOut, "description": "the run made earlier with this key"},
+        202: {**NOT_QUEUED, "model": RunOut},
+    },
 )
 def submit_run(
     session: SessionDep,
@@ -47,13 +58,15 @@ def submit_run(
         description="a retry with the same key returns the first run (200) instead of a new one",
     ),
 ) -> RunOut:
-    """Validate the spec, store the run, then queue it for a worker."""
+    """Validate the spec, store the run, then queue it for a worker (202 if Redis is away)."""
     run, created = crud.submit_run(session, spec, preset, idempotency_key)
+    out = RunOut.of(run)
+    session.close()  # no database connection held across the network call
     if created:
-        enqueue(settings.redis_url, run.id)
+        answer_queued(response, enqueue(settings.redis_url, out.id))
     else:
         response.status_code = status.HTTP_200_OK
-    return RunOut.of(run)
+    return out
 
 
 @router.get("/runs", response_model=RunPage)
@@ -94,12 +107,20 @@ def cancel_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> Run
     return RunOut.of(run)
 
 
-@router.post("/runs/{run_id}/retry", status_code=status.HTTP_201_CREATED, response_model=RunOut)
-def retry_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> RunOut:
+@router.post(
+    "/runs/{run_id}/retry",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunOut,
+    responses={202: {**NOT_QUEUED, "model": RunOut}},
+)
+def retry_run(
+    session: SessionDep, settings: SettingsDep, response: Response, run_id: RunId
+) -> RunOut:
     """A new run with the same spec; the finished one stays as it was."""
-    run = crud.retry_run(session, crud.get_run(session, run_id))
-    enqueue(settings.redis_url, run.id)
-    return RunOut.of(run)
+    out = RunOut.of(crud.retry_run(session, crud.get_run(session, run_id)))
+    session.close()
+    answer_queued(response, enqueue(settings.redis_url, out.id))
+    return out
 
 
 @router.delete("/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT)

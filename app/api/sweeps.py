@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.deps import MAX_ID, SessionDep, SessionRoute, SettingsDep, SweepId
-from app.queue import enqueue
+from app.deps import (
+    MAX_ID,
+    NOT_QUEUED,
+    SessionDep,
+    SessionRoute,
+    SettingsDep,
+    SweepId,
+    answer_queued,
+)
+from app.queue import enqueue_all
 from app.store import crud
 from app.store.models import Run, Sweep
 from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
@@ -16,17 +24,25 @@ from app.store.sweeps import create_sweep
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
 
-@router.post("/sweeps", status_code=status.HTTP_201_CREATED, response_model=SweepOut)
-def submit_sweep(session: SessionDep, settings: SettingsDep, body: SweepIn) -> SweepOut:
+@router.post(
+    "/sweeps",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SweepOut,
+    responses={202: {**NOT_QUEUED, "model": SweepOut}},
+)
+def submit_sweep(
+    session: SessionDep, settings: SettingsDep, response: Response, body: SweepIn
+) -> SweepOut:
     """Every combination of the grid's values and the seeds becomes a run.
 
     All runs are validated before any is stored; a sweep makes at most 200 runs
     (``app.store.sweeps.MAX_SWEEP_RUNS``).
     """
     sweep, runs = create_sweep(session, body.base, body.grid, body.seeds, body.preset, body.name)
-    for run in runs:
-        enqueue(settings.redis_url, run.id)
-    return SweepOut.of(sweep, runs)
+    out = SweepOut.of(sweep, runs)
+    session.close()  # no database connection held across the network calls
+    answer_queued(response, enqueue_all(settings.redis_url, [run.id for run in runs]))
+    return out
 
 
 @router.get("/sweeps", response_model=list[SweepBrief])

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from app.queue import breaker, redis_timeout
 from app.store.models import Run
 from app.store.schemas import RunOut
 
@@ -29,7 +30,8 @@ def channel(run_id: int) -> str:
 
 @lru_cache
 def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    timeout = redis_timeout()
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
 def publish_status(url: str, run: Run | None) -> None:
@@ -39,7 +41,10 @@ def publish_status(url: str, run: Run | None) -> None:
 
 
 def publish(url: str, run_id: int, event: str, data: dict[str, Any]) -> None:
+    if breaker.open():
+        return  # Redis failed a moment ago: pages catch up from the database
     try:
         redis_client(url).publish(channel(run_id), json.dumps({"event": event, "data": data}))
     except redis.RedisError as exc:
+        breaker.failed()
         log.warning("could not publish %s for run %s: %s", event, run_id, exc)

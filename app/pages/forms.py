@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.deps import SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
 from app.pages import form_state as forms
 from app.pages.render import redirect, render
-from app.queue import enqueue
+from app.queue import enqueue, enqueue_all
 from app.store import crud
 from app.store.sweeps import MAX_SWEEP_RUNS, create_sweep
 from ssl_core.catalog import DEMO_ALGORITHMS
@@ -84,22 +84,23 @@ def _redraw(request: Request, values: Any) -> HTMLResponse:
 
 
 @router.get("/runs/new", response_class=HTMLResponse)
-async def new_run_form(request: Request) -> HTMLResponse:
+def new_run_form(request: Request) -> HTMLResponse:
     """The form, optionally pre-filled from the query (``?algorithm=mixmatch&preset=paper``)."""
     return _redraw(request, request.query_params)
 
 
 @router.post("/runs/new/redraw", response_class=HTMLResponse)
-async def redraw_run_form(request: Request) -> HTMLResponse:
+def redraw_run_form(request: Request, form: FormDep) -> HTMLResponse:
     """The preset buttons and a changed algorithm: the form again with what was typed, a preset
     applied. A POST, so the form's CSRF token never lands in a URL (history, access logs);
     it creates nothing."""
-    return _redraw(request, await request.form())
+    return _redraw(request, form)
 
 
 @router.post("/runs/new", response_model=None)
-async def submit_run_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    form = await request.form()
+def submit_run_form(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     algorithm = form.get("algorithm")
     if algorithm not in ALGORITHMS:
         state = forms.default_state("fixmatch")
@@ -110,8 +111,9 @@ async def submit_run_form(request: Request, session: SessionDep, settings: Setti
         run = crud.create_run(session, forms.spec_values(state))
     except crud.InvalidInput as exc:
         return _render_run_form(request, state, exc.errors, 422)
-    enqueue(settings.redis_url, run.id)
-    return redirect(f"/runs/{run.id}")
+    session.close()  # no database connection held across the network call
+    queued = enqueue(settings.redis_url, run.id)
+    return redirect(f"/runs/{run.id}" + ("" if queued else "?queue=unreachable"))
 
 
 # ---- sweeps ----
@@ -245,16 +247,16 @@ def _parse_sweep(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[s
 
 
 @router.post("/sweeps/new", response_model=None)
-async def submit_sweep_form(
-    request: Request, session: SessionDep, settings: SettingsDep
+def submit_sweep_form(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    state, args, errors = _parse_sweep(await request.form())
+    state, args, errors = _parse_sweep(form)
     if errors:
         return _render_sweep_form(request, state, errors, 422)
     try:
         sweep, runs = create_sweep(session, **args)
     except crud.InvalidInput as exc:
         return _render_sweep_form(request, state, exc.errors, 422)
-    for run in runs:
-        enqueue(settings.redis_url, run.id)
-    return redirect(f"/sweeps/{sweep.id}")
+    session.close()  # no database connection held across the network calls
+    queued = enqueue_all(settings.redis_url, [run.id for run in runs])
+    return redirect(f"/sweeps/{sweep.id}" + ("" if queued else "?queue=unreachable"))

@@ -15,10 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.deps import SettingsDep
+from app.deps import FormDep, SettingsDep
 from app.http.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -61,8 +60,7 @@ def login_form(request: Request, settings: SettingsDep, next: str = "/") -> Resp
 
 
 @router.post("/login", response_model=None)
-async def login(request: Request, settings: SettingsDep) -> Response:
-    form = await request.form()
+def login(request: Request, form: FormDep, settings: SettingsDep) -> Response:
     target = local_path(str(form.get("next") or ""), "/")
     token = settings.api_token
     if not token:
@@ -95,9 +93,9 @@ async def login(request: Request, settings: SettingsDep) -> Response:
 
 
 @router.post("/logout", response_model=None, dependencies=[Depends(require_page_access)])
-async def logout(request: Request, settings: SettingsDep) -> RedirectResponse:
+def logout(request: Request, settings: SettingsDep) -> RedirectResponse:
     if settings.api_token:
-        await run_in_threadpool(end_session, request, settings.api_token)
+        end_session(request, settings.api_token)
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
@@ -112,6 +113,11 @@ def local_path(target: str | None, fallback: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return fallback
+
+
+def with_query(path: str, **params: str) -> str:
+    """``path`` with ``params`` added to its query string."""
+    return f"{path}{'&' if '?' in path else '?'}{urlencode(params)}"
 
 
 def redirect(url: str) -> RedirectResponse:

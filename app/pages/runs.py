@@ -9,12 +9,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
-from app.deps import SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
 from app.live import notify
 from app.pages import assets
 from app.pages.figures import run_charts
-from app.pages.render import local_path, redirect, render
+from app.pages.render import local_path, redirect, render, with_query
 from app.queue import enqueue
 from app.store import crud
 from app.store.models import Run, Status, Sweep
@@ -171,15 +172,14 @@ def _action_failed(request: Request, message: str) -> HTMLResponse:
     return render(request, "message.html", 409, title="Not possible now", message=message)
 
 
-async def _next(request: Request, fallback: str) -> str:
-    form = await request.form()
+def _next(form: FormData, fallback: str) -> str:
     value = form.get("next")
     return local_path(value if isinstance(value, str) else None, fallback)
 
 
 @router.post("/runs/{run_id}/cancel", response_model=None)
-async def cancel(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+def cancel(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -189,12 +189,12 @@ async def cancel(
     except crud.Conflict as exc:
         return _action_failed(request, str(exc))
     notify.publish_status(settings.redis_url, run)
-    return redirect(await _next(request, f"/runs/{run.id}"))
+    return redirect(_next(form, f"/runs/{run.id}"))
 
 
 @router.post("/runs/{run_id}/retry", response_model=None)
-async def retry(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+def retry(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -203,15 +203,17 @@ async def retry(
         copy = crud.retry_run(session, run)
     except crud.Conflict as exc:
         return _action_failed(request, str(exc))
-    enqueue(settings.redis_url, copy.id)
-    target = await _next(request, "/")
+    session.close()  # no database connection held across the network call
+    queued = enqueue(settings.redis_url, copy.id)
+    target = _next(form, "/")
     # From the old run's own page, go to the new run; from the table, stay on the table.
-    return redirect(f"/runs/{copy.id}" if target == f"/runs/{run.id}" else target)
+    target = f"/runs/{copy.id}" if target == f"/runs/{run.id}" else target
+    return redirect(target if queued else with_query(target, queue="unreachable"))
 
 
 @router.post("/runs/{run_id}/delete", response_model=None)
-async def delete(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+def delete(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -220,5 +222,5 @@ async def delete(
         crud.delete_run(session, run, settings.runs_dir)
     except crud.Conflict as exc:
         return _action_failed(request, str(exc))
-    target = await _next(request, "/")
+    target = _next(form, "/")
     return redirect("/" if target == f"/runs/{run_id}" else target)

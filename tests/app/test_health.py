@@ -43,5 +43,20 @@ def test_submit_still_stores_the_run_when_the_broker_is_down(settings):
     offline = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     client = TestClient(create_app(offline, pages=False))
     response = client.post("/api/runs", json={"algorithm": "fixmatch"})
-    # The row is the truth: stored and queued; a worker start re-enqueues it.
-    assert response.status_code == 201 and response.json()["status"] == "queued"
+    # The row is the truth: stored and queued; the watchdog sends it once Redis is back. The
+    # answer says it is not in the queue yet: 202 with Matchlab-Queue: unreachable.
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert response.headers["matchlab-queue"] == "unreachable"
+
+
+def test_the_client_warns_when_a_submission_is_stored_but_not_queued(settings):
+    import pytest
+
+    from app.client import Client, QueueUnreachable
+
+    offline = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with TestClient(create_app(offline, pages=False)) as http:
+        lab = Client("http://testserver", token="", transport=http._transport)
+        with pytest.warns(QueueUnreachable, match="not queued yet"):
+            run = lab.submit({"algorithm": "fixmatch"})
+    assert run["status"] == "queued"

@@ -78,3 +78,29 @@ def test_the_checks_see_a_violation():
     assert "app.deps" in GRAPH["app.api.runs"] or any(
         i.startswith("app.deps") for i in GRAPH["app.api.runs"]
     )
+
+
+# Streams await their work (database reads in a thread, Redis through redis.asyncio). Every
+# other route is a plain ``def``: FastAPI runs it in a worker thread, so a slow database or a
+# Redis that never answers holds up that request alone (tests/reliability/test_slow_redis.py).
+# (Paths as their routers declare them: the event stream is /api/runs/{run_id}/events.) The
+# docs pages come from fastapi-offline and only render a template.
+ASYNC_ROUTES = {"/runs/{run_id}/events", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_no_route_that_touches_redis_or_the_database_runs_on_the_event_loop():
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from app.main import create_app
+
+    def flat(routes):  # included routers nest (FastAPI keeps them as _IncludedRouter)
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            yield from flat(inner.routes) if inner is not None else [route]
+
+    routes = [r for r in flat(create_app().routes) if isinstance(r, APIRoute)]
+    assert len(routes) > 20
+    on_loop = {r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)}
+    assert on_loop == ASYNC_ROUTES
