@@ -99,7 +99,14 @@ class RunSpec(Strict):
     lr: float = Field(0.03, gt=0, le=10, description="learning rate")
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = True
-    weight_decay: float = Field(5e-4, ge=0, le=1)
+    weight_decay: float = Field(
+        5e-4, ge=0, le=1, description="L2 weight decay on conv and linear weights"
+    )
+    decay_all_params: bool = Field(
+        False,
+        description="decay every parameter, BatchNorm and biases too (matchlab before issue 13); "
+        "off: conv and linear weights only, as the papers, USB and TorchSSL",
+    )
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     ema_decay: float = Field(0.99, ge=0, lt=1, description="EMA decay of the evaluated weights")
     weak_augment: list[Literal["crop", "flip", "noise"]] = Field(
