@@ -46,6 +46,11 @@ class MixMatchParams(HParams):
     num_augmentations: int = Field(
         2, ge=1, le=8, description="weak augmentations K per unlabeled image"
     )
+    bn_stats_every_pass: bool = Field(
+        False,
+        description="update BatchNorm running statistics on every forward pass, four a step "
+        "(the seed); off: once a step, from the first interleaved chunk (original, USB)",
+    )
 
 
 class FixMatchParams(HParams):

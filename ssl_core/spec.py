@@ -249,7 +249,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 5,
         "iters_per_epoch": 128,
         "weak_augment": ["crop", "flip", "noise"],
-        "hparams": {"unlabeled_weight": 75.0, "rampup_iters": 640, "temperature": 0.5},
+        "hparams": {
+            "unlabeled_weight": 75.0,
+            "rampup_iters": 640,
+            "temperature": 0.5,
+            "bn_stats_every_pass": True,  # the seed updated BatchNorm statistics on every pass
+        },
     },
 }
 

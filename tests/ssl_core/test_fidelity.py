@@ -81,3 +81,38 @@ def test_decay_all_params_keeps_the_old_behaviour():
     # Every parameter shrinks towards 0 (BatchNorm biases start at 0 and stay there).
     shrunk = [not torch.equal(p, before[n]) for n, p in model.named_parameters() if p.any()]
     assert all(shrunk) and len(shrunk) == 10  # 4 conv, 4 BatchNorm, fc weight and bias
+
+
+# ---- MixMatch: BatchNorm running statistics once a step --------------------------------
+
+
+def _batchnorm_updates_in_one_mixmatch_step(**hparams) -> set[int]:
+    from ssl_core.trainer import Trainer
+
+    spec = {"algorithm": "mixmatch", "batch_size": 8, "device": "cpu", "hparams": hparams}
+    trainer = Trainer(RunSpec.model_validate(spec))
+    trainer.train_step(trainer.make_batch())
+    bns = [m for m in trainer.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    return {int(bn.num_batches_tracked) for bn in bns}
+
+
+def test_mixmatch_updates_batchnorm_statistics_once_a_step():
+    # Guess forward + three interleaved chunks; only the first chunk's statistics are kept.
+    assert _batchnorm_updates_in_one_mixmatch_step() == {1}
+
+
+def test_mixmatch_bn_stats_every_pass_is_the_seeds_four_updates():
+    assert _batchnorm_updates_in_one_mixmatch_step(bn_stats_every_pass=True) == {4}
+    tutorial = build_spec({"algorithm": "mixmatch"}, "tutorial")
+    assert tutorial.hparams.bn_stats_every_pass
+
+
+def test_frozen_batchnorm_pass_still_normalises_with_the_batch():
+    from ssl_core.algorithms.base import frozen_bn_stats
+
+    bn = torch.nn.BatchNorm2d(2).train()
+    x = torch.randn(4, 2, 3, 3) * 5 + 3
+    with frozen_bn_stats(bn):
+        out = bn(x)
+    assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-5)
+    assert torch.equal(bn.running_mean, torch.zeros(2)) and int(bn.num_batches_tracked) == 0
