@@ -116,3 +116,32 @@ def test_frozen_batchnorm_pass_still_normalises_with_the_batch():
         out = bn(x)
     assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-5)
     assert torch.equal(bn.running_mean, torch.zeros(2)) and int(bn.num_batches_tracked) == 0
+
+
+# ---- FlexMatch: mask from the previous learning status, then update; selection with ≥ ------
+
+
+def _flexmatch(**hparams):
+    from ssl_core.algorithms import build_algorithm
+
+    spec = RunSpec.model_validate({"algorithm": "flexmatch", "hparams": hparams})
+    return build_algorithm(spec, 10, 100, torch.device("cpu"))
+
+
+def test_flexmatch_masks_with_the_previous_status_then_records_this_step():
+    flex = _flexmatch(threshold_warmup=False)
+    probs = torch.tensor([[0.005] * 10, [0.5 / 9] * 10])
+    probs[0, 3], probs[1, 3] = 0.955, 0.5  # a confident and an unsure prediction of class 3
+    mask, pseudo = flex.mask(probs, torch.tensor([0, 1]))
+    # Before this step nothing was confident: every class threshold is 0, both are used. (Had
+    # this step's confident image counted first, class 3's threshold would be τ, not 0.)
+    assert mask.tolist() == [1.0, 1.0] and pseudo.tolist() == [3, 3]
+    assert flex.thresholds.selected[:2].tolist() == [3, -1]  # recorded for the next step
+    assert flex.thresholds.class_thresholds()[3] == pytest.approx(0.95)
+
+
+def test_flexmatch_counts_a_confidence_equal_to_the_threshold():
+    flex = _flexmatch(threshold=0.75)
+    probs = torch.tensor([[0.75, 0.25] + [0.0] * 8])  # exactly τ (both exact in binary)
+    flex.mask(probs, torch.tensor([5]))
+    assert flex.thresholds.selected[5].item() == 0
