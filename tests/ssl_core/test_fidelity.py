@@ -145,3 +145,36 @@ def test_flexmatch_counts_a_confidence_equal_to_the_threshold():
     probs = torch.tensor([[0.75, 0.25] + [0.0] * 8])  # exactly τ (both exact in binary)
     flex.mask(probs, torch.tensor([5]))
     assert flex.thresholds.selected[5].item() == 0
+
+
+# ---- Cutout: side drawn per image from U(0, fraction) × side, as USB ---------------------
+
+
+def test_cutout_side_is_drawn_per_image_up_to_the_fraction():
+    from ssl_core.data.augment import cutout
+
+    torch.manual_seed(0)
+    # On 96 × 96 with 0.25 the squares (at most 24 px) rarely touch the border: sides are visible.
+    grey = cutout(torch.zeros(400, 1, 96, 96), 0.25)[:, 0] == 0.5
+    rows, cols = grey.any(2).sum(1), grey.any(1).sum(1)  # (N,) extent of each square
+    inside = rows == cols  # squares the border did not clip
+    sides = rows[inside]
+    assert sides.max() <= 24 and len(set(sides.tolist())) > 15  # many sides, none above 24
+    # U(0, 24): mean side 12 (a fixed square: 24 for every image).
+    assert 10 < sides.float().mean() < 14
+
+
+def test_cutout_masks_a_third_of_the_largest_square_on_average():
+    from ssl_core.data.augment import cutout
+
+    torch.manual_seed(0)
+    grey = (cutout(torch.zeros(4000, 1, 32, 32), 0.5)[:, 0] == 0.5).sum(dim=(1, 2))
+    assert 55 < grey.float().mean() < 85  # E[side²] = 16²/3 ≈ 85 before clipping; fixed: 194
+
+
+def test_enhance_factors_weaken_and_strengthen_like_the_original_randaugment():
+    from ssl_core.data.augment_ops import op_brightness
+
+    x = torch.full((3, 1, 2, 2), 0.5)
+    out = op_brightness(x, torch.tensor([0.0, 0.5, 1.0]))[:, 0, 0, 0]  # factors 0.1, 1, 1.9
+    assert out.tolist() == pytest.approx([0.05, 0.5, 0.95])
