@@ -46,6 +46,11 @@ class MixMatchParams(HParams):
     num_augmentations: int = Field(
         2, ge=1, le=8, description="weak augmentations K per unlabeled image"
     )
+    bn_stats_every_pass: bool = Field(
+        False,
+        description="update BatchNorm running statistics on every forward pass, four a step "
+        "(the seed); off: once a step, from the first interleaved chunk (original, USB)",
+    )
 
 
 class FixMatchParams(HParams):
@@ -55,7 +60,9 @@ class FixMatchParams(HParams):
     unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
     strong_augment_ops: int = Field(2, ge=0, le=14, description="RandAugment ops N per image")
     cutout_fraction: UnitFloat = Field(
-        0.5, description="Cutout square side as a fraction of the image side"
+        0.5,
+        description="largest Cutout side as a fraction of the image side (each image draws "
+        "its side from U(0, this), as USB)",
     )
 
 

@@ -24,7 +24,7 @@ class FlexThreshold:
     """FlexMatch's per-class thresholds T_c = τ · M(β_c).
 
     For every unlabeled index it remembers the class it was last predicted as with confidence
-    above τ (−1 = never); σ_c counts indices per class and β_c = σ_c / max(max_c σ_c, σ_−1) with
+    at least τ (−1 = never; ≥ as USB and TorchSSL); σ_c counts indices per class and β_c = σ_c / max(max_c σ_c, σ_−1) with
     warm-up (σ_c / max_c σ_c without). All state stays on the device: no host sync per step.
     """
 
@@ -49,7 +49,7 @@ class FlexThreshold:
         confidence, predicted = probs.max(dim=1)
         # torch.where instead of boolean indexing keeps this free of device→host syncs.
         self.selected[indices] = torch.where(
-            confidence > self.threshold, predicted, self.selected[indices]
+            confidence >= self.threshold, predicted, self.selected[indices]
         )
 
     def class_thresholds(self) -> Tensor:

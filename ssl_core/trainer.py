@@ -48,16 +48,38 @@ def autocast_for(spec: RunSpec, device: torch.device):  # noqa: ANN201 — a con
     return nullcontext()
 
 
+DECAYED_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def parameter_groups(spec: RunSpec, model: nn.Module) -> list[dict[str, Any]]:
+    """Weight decay on conv and linear weights only; BatchNorm parameters and biases get none.
+
+    The original FixMatch decays only its ``kernel`` variables, MixMatch decays kernels (there
+    decoupled; here the L2 term of SGD/Adam, as USB and TorchSSL), USB (``bn_wd_skip``) and
+    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (matchlab before
+    issue 13). Always two groups, so an optimizer state saved under either setting loads.
+    """
+    decayed: list[nn.Parameter] = []
+    others: list[nn.Parameter] = []
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            kernel = isinstance(module, DECAYED_LAYERS) and name == "weight"
+            (decayed if kernel else others).append(param)
+    return [
+        {"params": decayed, "weight_decay": spec.weight_decay},
+        {"params": others, "weight_decay": spec.weight_decay if spec.decay_all_params else 0.0},
+    ]
+
+
 def make_optimizer(spec: RunSpec, model: nn.Module) -> torch.optim.Optimizer:
-    params = list(model.parameters())
+    groups = parameter_groups(spec, model)
     if spec.optimizer == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+        return torch.optim.Adam(groups, lr=spec.lr)
     return torch.optim.SGD(
-        params,
+        groups,
         lr=spec.lr,
         momentum=spec.momentum,
         nesterov=spec.nesterov and spec.momentum > 0,
-        weight_decay=spec.weight_decay,
     )
 
 

@@ -23,7 +23,16 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("Schedule", ["epochs", "iters_per_epoch", "batch_size", "uratio", "eval_batch_size"]),
     (
         "Optimisation",
-        ["optimizer", "lr", "lr_schedule", "momentum", "nesterov", "weight_decay", "ema_decay"],
+        [
+            "optimizer",
+            "lr",
+            "lr_schedule",
+            "momentum",
+            "nesterov",
+            "weight_decay",
+            "decay_all_params",
+            "ema_decay",
+        ],
     ),
     ("Data and model", ["weak_augment", "net", "num_val_per_class", "device", "precision"]),
 ]

@@ -6,6 +6,8 @@ An algorithm declares the unlabeled views it needs; the trainer builds them on t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -73,6 +75,34 @@ def pseudo_label_stats(
     if true is None:
         return used, torch.zeros_like(used)
     return used, (mask * (pseudo_labels == true).float()).sum()
+
+
+@contextmanager
+def frozen_bn_stats(model: nn.Module, frozen: bool = True) -> Iterator[None]:
+    """Forward passes inside still normalise with their batch's statistics, but BatchNorm's
+    running statistics (what evaluation uses) come out as they went in: USB's ``bn_controller``.
+    With ``frozen`` False it does nothing.
+
+    The passes update copies that are then dropped: restoring the buffers in place instead would
+    change tensors autograd saved for an earlier pass's backward.
+    """
+    if not frozen:
+        yield
+        return
+    kept = [
+        (bn, dict(bn.named_buffers(recurse=False)))
+        for bn in model.modules()
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats
+    ]
+    for bn, buffers in kept:
+        for name, buffer in buffers.items():
+            setattr(bn, name, buffer.clone())
+    try:
+        yield
+    finally:
+        for bn, buffers in kept:
+            for name, buffer in buffers.items():
+                setattr(bn, name, buffer)
 
 
 def build_algorithm(

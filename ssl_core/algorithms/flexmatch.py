@@ -26,8 +26,11 @@ class FlexMatch(FixMatch):
         )
 
     def mask(self, probs: Tensor, u_index: Tensor) -> tuple[Tensor, Tensor]:
-        self.thresholds.update(u_index, probs)  # learning status first, then the mask (as USB)
-        return self.thresholds.mask(probs)
+        # As USB (flexmatch/utils.py) and TorchSSL: the mask uses the learning status of the
+        # steps before this one; this step's confident predictions count from the next step.
+        mask = self.thresholds.mask(probs)
+        self.thresholds.update(u_index, probs)
+        return mask
 
     def epoch_metrics(self) -> dict[str, Tensor]:
         per_class = self.thresholds.class_thresholds()

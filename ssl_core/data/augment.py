@@ -163,20 +163,24 @@ def rand_augment(
 
 
 def _cutout_mask(n: int, h: int, w: int, fraction: float, device: torch.device) -> Tensor:
-    """(N, 1, H, W): True inside a square of side ``fraction`` × side at a random centre."""
-    side = max(1, round(fraction * min(h, w)))
+    """(N, 1, H, W): True inside a square at a random centre, clipped at the border.
+
+    Each image draws its own side from U(0, ``fraction``) × the image side, as USB does
+    (``random.random() * 0.5``; the original FixMatch samples Cutout's level too): on 32×32 with
+    0.5 a mean of about 70 px² masked instead of a fixed 16 × 16 square's 194 px².
+    """
     cy = torch.randint(0, h, (n, 1), device=device)
     cx = torch.randint(0, w, (n, 1), device=device)
+    side = (torch.rand(n, 1, device=device) * (fraction * min(h, w))).round_().long()  # (N, 1)
+    low = -(side // 2)  # offsets low … low + side − 1 from the centre: side × side pixels
     dy = torch.arange(h, device=device) - cy  # (N, H): row offset from the centre
     dx = torch.arange(w, device=device) - cx  # (N, W)
-    rows, cols = dy.abs() <= side // 2, dx.abs() <= side // 2
-    if side % 2 == 0:  # an even side: drop one row and column so the square is side × side
-        rows, cols = rows & (dy < side // 2), cols & (dx < side // 2)
+    rows, cols = (dy >= low) & (dy < low + side), (dx >= low) & (dx < low + side)
     return rows[:, None, :, None] & cols[:, None, None, :]
 
 
 def cutout(x: Tensor, fraction: float) -> Tensor:
-    """A grey square of side ``fraction`` × image side at a random centre per image."""
+    """A grey square of side U(0, ``fraction``) × image side at a random centre per image."""
     if fraction <= 0:
         return x
     n, _, h, w = x.shape

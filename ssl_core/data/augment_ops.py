@@ -40,7 +40,11 @@ def _grey(x: Tensor) -> Tensor:
 
 
 def _enhance_factor(m: Tensor) -> Tensor:
-    return 0.05 + 1.9 * m  # 0.05 … 1.95, 1 = unchanged
+    """0.1 … 1.9 (1 = unchanged) for color, contrast, brightness and sharpness: the range of the
+    original FixMatch's RandAugment (AutoAugment's ``_enhancer_impl``: 0.1 + 1.8·level), which
+    weakens or strengthens alike. USB draws 0.05 … 0.95, which only ever weakens; matchlab's
+    strong augmentation follows the FixMatch paper (N = 2), so it takes that code's range."""
+    return 0.1 + 1.8 * m
 
 
 def signed_magnitude(m: Tensor) -> Tensor:
