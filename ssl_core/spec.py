@@ -79,6 +79,12 @@ def _refuse_booleans(values: dict[str, Any], model: type[BaseModel] | None, pref
 DEFAULT_UNLABELED_RATIO = {"supervised": 0, "mixmatch": 1, "fixmatch": 7, "flexmatch": 7}
 
 
+def default_weak_augment(dataset: str) -> list[str]:
+    """Crop + flip, but crop only where a mirror changes the class: a mirrored digit is another
+    symbol or none (the reference; the papers' SVHN runs shift only)."""
+    return ["crop", "flip"] if catalog.dataset(dataset).flip else ["crop"]
+
+
 class RunSpec(Strict):
     """Everything a run needs. ``RunSpec.model_validate(dict)`` is the one way in."""
 
@@ -149,13 +155,10 @@ class RunSpec(Strict):
             object.__setattr__(self, "num_val_per_class", info.num_val_per_class)
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
-        if "weak_augment" not in self.model_fields_set and not info.flip:
-            # A mirrored digit is another symbol or none (the reference; the papers' SVHN runs
-            # shift only). Only the default changes: a list the user wrote is honoured, and the
-            # stored spec names the result, so a re-validated spec keeps it.
-            object.__setattr__(
-                self, "weak_augment", [op for op in self.weak_augment if op != "flip"]
-            )
+        if "weak_augment" not in self.model_fields_set:
+            # Only the default changes: a list the user wrote is honoured, and the stored spec
+            # names the result, so a re-validated spec keeps it.
+            object.__setattr__(self, "weak_augment", default_weak_augment(self.dataset))
         if self.algorithm != "supervised" and self.uratio < 1:
             raise ValueError(
                 f"uratio: {self.algorithm} needs at least 1 unlabeled image per labeled one"

@@ -15,7 +15,14 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from ssl_core.spec import PARAMS_BY_ALGORITHM, RunSpec, build_spec, field_docs
+from ssl_core.catalog import DATASETS
+from ssl_core.spec import (
+    PARAMS_BY_ALGORITHM,
+    RunSpec,
+    build_spec,
+    default_weak_augment,
+    field_docs,
+)
 
 # Shown in this order, in these groups; every other RunSpec field (hparams) comes from field_docs.
 SECTIONS: list[tuple[str, list[str]]] = [
@@ -150,25 +157,35 @@ def as_text(value: Any) -> str | list[str]:
     return str(value)
 
 
-def default_state(algorithm: str) -> dict[str, Any]:
-    """What an untouched form shows: every default, as text."""
+def default_state(algorithm: str, dataset: str | None = None) -> dict[str, Any]:
+    """What an untouched form shows: every default, as text (the weak augmentation the
+    dataset's: no flip on digits or SVHN)."""
     state: dict[str, Any] = {}
     for _, inputs in run_inputs(algorithm):
         for item in inputs:
             auto = item.name in AUTO_FIELDS or item.name == "algorithm"
             state[item.name] = "" if auto else as_text(item.default)
     state["algorithm"] = algorithm
+    if dataset not in DATASETS:
+        dataset = state["dataset"]
+    state["dataset"] = dataset
+    state["weak_augment"] = default_weak_augment(dataset)
     return state
 
 
 def form_state(form: Mapping[str, Any], getlist: Any, algorithm: str) -> dict[str, Any]:
-    """The typed values, over the defaults of ``algorithm``; hyperparameters typed for another
-    algorithm (the form showed it before the user switched) are dropped."""
-    state = default_state(algorithm)
+    """The typed values, over the defaults of ``algorithm``. Dropped as typed for what the form
+    showed before the user switched: hyperparameters of another algorithm, and the weak
+    augmentation ticked for another dataset (the new dataset's default is ticked instead)."""
+    dataset = form.get("dataset")
+    state = default_state(algorithm, dataset if isinstance(dataset, str) else None)
     same = form.get("shown_algorithm", algorithm) == algorithm
+    same_data = form.get("shown_dataset", state["dataset"]) == state["dataset"]
     for _, inputs in run_inputs(algorithm):
         for item in inputs:
             if item.name.startswith("hparams.") and not same:
+                continue
+            if item.name == "weak_augment" and not same_data:
                 continue
             if item.kind == "checks":
                 if f"{item.name}.shown" in form:  # unticking every box is a choice too

@@ -1,11 +1,13 @@
-// The launch forms. Run form: a new algorithm redraws the form with its hyperparameters
-// (keeping what was typed). Sweep form: the number of runs, live.
+// The launch forms. Run form: a new algorithm redraws the form with its hyperparameters, a new
+// dataset with its default weak augmentation (keeping what was typed). Sweep form: the number of runs, live.
 "use strict";
 (() => {
   const runForm = document.getElementById("run-form");
   if (runForm) {
-    const algorithm = runForm.querySelector('select[name="algorithm"]');
-    algorithm.addEventListener("change", () => document.getElementById("refresh-form").click());
+    for (const name of ["algorithm", "dataset"]) {
+      const select = runForm.querySelector(`select[name="${name}"]`);
+      select.addEventListener("change", () => document.getElementById("refresh-form").click());
+    }
   }
 
   const sweepForm = document.getElementById("sweep-form");

@@ -242,3 +242,20 @@ def test_number_fields_are_number_inputs_with_the_specs_bounds(pages):
     assert 'type="number"' in epochs and 'step="1"' in epochs and 'min="1"' in epochs
     name = re.search(r'<input id="f-name"[^>]*>', html).group(0)
     assert 'type="text"' in name
+
+
+def test_the_run_form_ticks_the_datasets_weak_augmentation(pages, engine):
+    """Digits are not flipped from the form either: the ticks follow the dataset."""
+    digits = pages.get("/runs/new?algorithm=fixmatch&dataset=digits").text
+    assert 'value="flip" >' in digits and 'value="crop" checked>' in digits
+    fashion = pages.get("/runs/new?algorithm=fixmatch&dataset=fashion_mnist").text
+    assert 'value="flip" checked>' in fashion
+    # Switched from Fashion-MNIST (crop + flip ticked) to digits without a redraw: the ticks were
+    # for the other dataset, so digits' default applies.
+    form = {"algorithm": "fixmatch", "shown_algorithm": "fixmatch", "dataset": "digits",
+            "shown_dataset": "fashion_mnist", "weak_augment": ["crop", "flip"],
+            "weak_augment.shown": "1", "epochs": "1"}  # fmt: skip
+    response = pages.post("/runs/new", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    run_id = int(response.headers["location"].rsplit("/", 1)[1])
+    assert pages.get(f"/api/runs/{run_id}").json()["spec"]["weak_augment"] == ["crop"]
