@@ -10,13 +10,19 @@ import torch
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write to a temporary file, fsync, then rename: a crash never leaves half a checkpoint."""
+    """Write to a temporary file, fsync, then rename: a crash never leaves half a checkpoint,
+    and a failed write (a full disk) removes its temporary file, so the failure itself can
+    still be recorded and the previous checkpoint stays."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from app.config import Settings, get_settings
 from app.live import notify
 from app.queue import enqueue
 from app.store.db import get_engine
+from app.store.errors import storage_problem
 from app.store.models import Run, Status, utcnow
 from ssl_core.spec import error_messages
 from worker.sink import RunSink
@@ -84,8 +86,28 @@ def describe_error(exc: BaseException) -> str:
         # A stored spec that no longer validates: pydantic's own text spans lines and links.
         message = "; ".join(f"{e['field']}: {e['message']}" for e in error_messages(exc))
     head = f"{type(exc).__name__}: {message}"
+    if storage_problem(exc) == "disk full":
+        head = f"disk full: {message} ({type(exc).__name__}); free space under MATCHLAB_HOME"
     trace = "".join(traceback.format_exception(exc)).rstrip()
     return f"{head}\n\n{trace}"
+
+
+RECORD_ATTEMPTS = 8
+
+
+def _record_failure(engine: Engine, run_id: int, error: str) -> Run | None:
+    """``failed`` with ``error``, retried with back-off (≈ 4 min in all) while the store cannot
+    be written: a full disk usually gets room back (the failed run's own temporary files are
+    gone, someone deletes old runs), and the reason must land as soon as it does."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return set_status(engine, run_id, Status.failed, error=error)
+        except Exception as exc:
+            if storage_problem(exc) is None or attempt == RECORD_ATTEMPTS - 1:
+                raise
+            log.warning("run %s: cannot record its failure yet (%s); retrying", run_id, exc)
+            time.sleep(min(60.0, 2.0**attempt))
+    return None
 
 
 def run_training(
@@ -120,7 +142,7 @@ def run_training(
     except Exception as exc:
         sink.close()
         log.exception("run %s failed", run_id)
-        final = set_status(engine, run_id, Status.failed, error=describe_error(exc))
+        final = _record_failure(engine, run_id, describe_error(exc))
     else:
         sink.close()
         summary = summary or sink.summary  # train's return value is the trainer's summary

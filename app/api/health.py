@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -14,6 +19,7 @@ from app.deps import EngineDep, SessionRoute, SettingsDep
 from app.http.auth import bearer_ok, live_session
 from app.live.notify import WORKER_KEY_PREFIX, redis_client
 from app.queue import QUEUE
+from app.store.errors import storage_problem
 
 router = APIRouter(route_class=SessionRoute, tags=["health"])
 
@@ -25,6 +31,35 @@ def _check_db(engine: Any) -> dict[str, Any]:
         return {"ok": True, "url": engine.url.render_as_string(hide_password=True)}
     except Exception as exc:  # any driver error means "not reachable"
         return {"ok": False, "error": str(exc).splitlines()[0]}
+
+
+PROBE_BYTES = 64 * 1024
+
+
+def _check_store(engine: Any, home: Path) -> dict[str, Any]:
+    """Can the database and MATCHLAB_HOME (checkpoints) take a write? Reading is not enough: a
+    full disk or a read-only mount answers ``SELECT 1`` and refuses every submission."""
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                # A write that changes nothing, rolled back: a read-only database refuses it.
+                version = connection.exec_driver_sql("PRAGMA user_version").scalar()
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    connection.exec_driver_sql(f"PRAGMA user_version = {int(version)}")
+                finally:
+                    connection.exec_driver_sql("ROLLBACK")
+            elif connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                raise OSError(errno.EROFS, "read-only transaction")
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".health-") as probe:
+            probe.write(b"\0" * PROBE_BYTES)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except Exception as exc:
+        problem = storage_problem(exc) or "unwritable"
+        return {"ok": False, "error": f"{problem}: {str(exc).strip().splitlines()[0][:300]}"}
+    return {"ok": True, "free_bytes": shutil.disk_usage(home).free}
 
 
 def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -40,7 +75,11 @@ def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {"ok": True, "queued_messages": queued}, sorted(workers, key=lambda w: w["name"])
 
 
-@router.get("/health", responses={503: {"description": "the database or Redis does not answer"}})
+@router.get(
+    "/health",
+    responses={503: {"description": "the database or Redis does not answer, or the store "
+                     "(database, MATCHLAB_HOME) cannot be written"}},
+)  # fmt: skip
 def health(
     engine: EngineDep, settings: SettingsDep, request: Request, response: Response
 ) -> dict[str, Any]:
@@ -49,8 +88,9 @@ def health(
     With ``MATCHLAB_API_TOKEN`` set, a caller without it (a load balancer's probe) sees the
     status alone: no database path, worker hosts or process ids."""
     database = _check_db(engine)
+    store = _check_store(engine, settings.home) if database["ok"] else {"ok": False}
     broker, workers = _check_broker(settings.redis_url)
-    ok = database["ok"] and broker["ok"]
+    ok = database["ok"] and store["ok"] and broker["ok"]
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     token = settings.api_token
@@ -59,6 +99,7 @@ def health(
     return {
         "status": "ok" if ok else "unavailable",
         "database": database,
+        "store": store,
         "broker": broker,
         "workers": workers,
     }

@@ -15,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.store.crud import Conflict, InvalidInput, NotFound
+from app.store.errors import storage_problem
 
 
 class FieldError(BaseModel):
@@ -40,7 +42,28 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "no such run or sweep"},
     409: {"model": Problem, "description": "not possible in the run's current status"},
     413: {"model": FieldErrors, "description": "the body is over MATCHLAB_MAX_BODY_BYTES"},
+    503: {"model": Problem, "description": "the store (database or MATCHLAB_HOME) is read-only"},
+    507: {"model": Problem, "description": "the disk holding the store is full"},
 }
+
+
+def store_refusal(exc: BaseException) -> JSONResponse | None:
+    """507 for a full disk, 503 for a read-only store, with what to do; None for anything else."""
+    problem = storage_problem(exc)
+    if problem is None:
+        return None
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    if problem == "disk full":
+        return JSONResponse(
+            {"detail": f"disk full: the store could not be written ({first}); nothing was "
+             "changed. Free space (delete old runs or their checkpoints) and try again"},
+            status.HTTP_507_INSUFFICIENT_STORAGE,
+        )  # fmt: skip
+    return JSONResponse(
+        {"detail": f"read-only: the store cannot be written ({first}); nothing was changed. "
+         "Check the database and MATCHLAB_HOME permissions or mounts"},
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    )  # fmt: skip
 
 
 def _field(loc: tuple) -> str:
@@ -102,6 +125,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"detail": [{"field": "body", "message": message}]}, status.HTTP_400_BAD_REQUEST
             )
         return await http_exception_handler(request, exc)
+
+    async def unwritable(_request: Request, exc: Exception) -> Response:
+        refusal = store_refusal(exc)
+        if refusal is None:
+            raise exc  # any other failure stays a 500, logged with its traceback
+        return refusal
+
+    app.add_exception_handler(SQLAlchemyError, unwritable)
+    app.add_exception_handler(OSError, unwritable)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

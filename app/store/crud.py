@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from app.store.errors import Conflict, InvalidInput, NotFound
+from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.params import like_pattern, reject_nul
 from ssl_core.spec import RunSpec, build_spec, error_messages
@@ -202,6 +202,20 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
     if run.status == Status.running:
         raise Conflict(f"run {run.id} is running; cancel it first")
     run_id = run.id
+    try:
+        _delete_rows(session, run_id)
+    except (OperationalError, OSError) as exc:
+        # A full disk: the database needs room even to delete. The run's checkpoints are what
+        # take room, and a finished run will never need them again: free them, then retry.
+        session.rollback()
+        if storage_problem(exc) != "disk full" or run.status not in TERMINAL:
+            raise
+        shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+        _delete_rows(session, run_id)
+    shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+
+
+def _delete_rows(session: Session, run_id: int) -> None:
     session.exec(delete(MetricPoint).where(col(MetricPoint.run_id) == run_id))
     gone = session.exec(
         delete(Run).where(col(Run.id) == run_id, col(Run.status) != Status.running)
@@ -210,7 +224,6 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
         session.rollback()
         raise Conflict(f"run {run_id} started running; cancel it first")
     session.commit()
-    shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
 
 
 def load_epochs(session: Session, run_id: int, after_epoch: int = 0) -> list[dict[str, Any]]:
