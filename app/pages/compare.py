@@ -133,6 +133,18 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
     return data
 
 
+# Environment fields that always differ between runs and say nothing about the result.
+ENV_NOISE = {"worker", "host", "git_diff_sha256"}
+
+
+def differing_environment(runs: list[dict[str, Any]]) -> list[str]:
+    """Environment fields (code, software, device, data) not the same in every run that has a
+    record: a difference in results may come from there."""
+    envs = [r["environment"] for r in runs if r.get("environment")]
+    fields = list(dict.fromkeys(k for env in envs for k in env if k not in ENV_NOISE))
+    return [f for f in fields if len({repr(env.get(f)) for env in envs}) > 1]
+
+
 def default_baseline(data: dict[str, Any]) -> str:
     """The group of labels-only runs when there is exactly one, else the first group."""
     algorithm_of = {run["id"]: run["spec"].get("algorithm") for run in data["runs"]}
@@ -183,6 +195,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
                 ]
             context["figures"] = compare_figures(lines, view.keys, view.x)
             context["results_figure"] = results_figure(data, view.band)
+            context["env_fields"] = differing_environment(data["runs"])
             context["table_query"] = str(
                 QueryParams({
                     "runs": ",".join(map(str, view.runs)), "group_by": view.group_by,
@@ -193,6 +206,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
     else:
         context["recent"], _ = crud.list_runs(session, limit=40)
         context["available_keys"] = list(DEFAULT_KEYS)
+    context.setdefault("env_fields", [])
     context["group_options"] = group_options(context["data"])
     context["stat_metrics"], context["stat_labels"] = STAT_METRICS, STAT_LABELS
     context["x_axes"] = X_AXES

@@ -97,6 +97,7 @@ def compare(
                 "group": group_of[run.id],
                 "spec": run.spec,
                 "summary": run.summary,
+                "environment": run.environment,
                 "series": {k: downsample(s, max_points) for k, s in points[run.id].items()},
             }
             for run in members
