@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -16,7 +18,7 @@ from app.deps import (
     answer_queued,
 )
 from app.queue import enqueue_all
-from app.store import crud
+from app.store import crud, edits
 from app.store.models import Run, Sweep
 from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
 from app.store.sweeps import create_sweep
@@ -80,3 +82,16 @@ def list_sweeps(
 def get_sweep(session: SessionDep, sweep_id: SweepId) -> SweepOut:
     sweep, runs = crud.get_sweep(session, sweep_id)
     return SweepOut.of(sweep, runs)
+
+
+@router.post("/sweeps/{sweep_id}/cancel")
+def cancel_sweep(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> dict[str, Any]:
+    """Cancel every run of the sweep that has not finished: ``{"results": [...]}``."""
+    return {"results": edits.cancel_sweep(session, sweep_id, settings)}
+
+
+@router.delete("/sweeps/{sweep_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_sweep(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> Response:
+    """The sweep with all its runs, metrics and checkpoints (409 while a run of it trains)."""
+    edits.delete_sweep(session, sweep_id, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
