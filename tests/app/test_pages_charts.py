@@ -167,8 +167,14 @@ def test_sweep_page_charts_mean_and_sample_std_over_seeds(pages, engine):
         if value is not None:
             set_run(engine, run["id"], status="succeeded", summary={"test_top1_at_best_val": value})
     html = pages.get(f"/sweeps/{sweep['id']}").text
-    (by_lambda,) = embedded(html, "figures")
+    by_lambda, lines = embedded(html, "figures")
     trace = by_lambda["figure"]["data"][0]
+    # Every finished run as one line across the swept field and the metric.
+    (coords,) = lines["figure"]["data"]
+    assert lines["id"] == "parcoords" and coords["type"] == "parcoords"
+    assert [d["label"] for d in coords["dimensions"]][0] == "hparams.fixed_mixup_lambda"
+    assert coords["dimensions"][0]["values"] == [0.1, 0.1, 0.5]
+    assert coords["dimensions"][1]["values"] == [70.0, 74.0, 80.0]
     assert trace["x"] == [0.1, 0.5] and trace["y"] == [72.0, 80.0]
     assert trace["error_y"]["array"] == pytest.approx([math.sqrt(8), 0.0])
     assert trace["customdata"] == [2, 1]
