@@ -146,3 +146,16 @@ def test_the_runs_page_filters_tags_and_acts_on_ticked_runs(settings, engine, gr
         compare = pages.post("/runs/bulk", data={"runs": ids, "action": "compare"})
         assert compare.headers["location"] == f"/compare?runs={','.join(map(str, ids))}"
         assert pages.post("/runs/bulk", data={"action": "delete"}).status_code == 409
+
+
+def test_a_retried_sweep_with_the_same_key_is_made_once(client):
+    body = {"name": "s", "base": {"algorithm": "fixmatch"}, "grid": {"lr": [0.01, 0.02]}}
+    key = {"Idempotency-Key": "sweep-1"}
+    first = client.post("/api/sweeps", json=body, headers=key)
+    again = client.post("/api/sweeps", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert [r["id"] for r in again.json()["runs"]] == [r["id"] for r in first.json()["runs"]]
+    assert client.get("/api/runs").json()["total"] == 2
+    other = client.post("/api/sweeps", json={**body, "grid": {"lr": [0.5]}}, headers=key)
+    assert other.status_code == 422 and other.json()["detail"][0]["field"] == "Idempotency-Key"
