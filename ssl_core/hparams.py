@@ -25,6 +25,16 @@ class HParams(Strict):
     """Base of every algorithm's hyperparameters. The catalog adds the ``algorithm`` tag."""
 
 
+def strong_augment_settings(params: HParams) -> tuple[int, float]:
+    """RandAugment ops N and the Cutout fraction for a strong view: the algorithm's own fields,
+    else FixMatch's defaults (a plugin that asks for a strong view need not declare them)."""
+    defaults = FixMatchParams.model_fields
+    return (
+        getattr(params, "strong_augment_ops", defaults["strong_augment_ops"].default),
+        getattr(params, "cutout_fraction", defaults["cutout_fraction"].default),
+    )
+
+
 class SupervisedParams(HParams):
     """Labeled-only baseline: cross-entropy on the labeled batch; the unlabeled split is unused."""
 
