@@ -140,6 +140,12 @@ _BUILTIN_ALGORITHMS = (
         diagnostics=MASK_DIAGNOSTICS, color="#b5838d",
         description="every pseudo-label weighted by a truncated Gaussian of its confidence",
     ),
+    AlgorithmEntry(
+        "remixmatch", "ReMixMatch", hp.ReMixMatchParams,
+        "ssl_core.algorithms.remixmatch:ReMixMatch", default_uratio=1,
+        views=("weak", "strong", "strong"), diagnostics=MASK_DIAGNOSTICS, color="#277da1",
+        description="aligned, sharpened guesses anchor strong views; mixup; rotation prediction",
+    ),
 )  # fmt: skip
 
 _BUILTIN_DATASETS = (

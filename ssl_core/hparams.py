@@ -178,3 +178,24 @@ class SoftMatchParams(HParams):
     )
     strong_augment_ops: int = _strong_augment_ops()
     cutout_fraction: float = _cutout_fraction()
+
+
+class ReMixMatchParams(HParams):
+    """ReMixMatch (Berthelot et al. 2020), as USB: RandAugment strong views in place of
+    CTAugment, two of them (the paper anchors K = 8)."""
+
+    temperature: float = Field(0.5, gt=0, le=10, description="sharpening temperature T")
+    mixup_alpha: float = Field(0.75, gt=0, le=100, description="Beta(α, α) parameter α of mixup")
+    unlabeled_weight: float = Field(
+        1.5, ge=0, le=10_000, description="weight λU of the mixed unlabeled loss"
+    )
+    strong_view_weight: float = Field(
+        0.5, ge=0, le=10_000, description="weight λÛ1 of the unmixed first strong view's loss"
+    )
+    rotation_weight: float = Field(
+        0.5, ge=0, le=10_000, description="weight λr of the rotation loss (0: no rotation head)"
+    )
+    unlabeled_warmup: float = _unlabeled_warmup(1 / 64)
+    alignment_momentum: float = _ema_momentum()
+    strong_augment_ops: int = _strong_augment_ops()
+    cutout_fraction: float = _cutout_fraction()

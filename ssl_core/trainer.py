@@ -148,7 +148,11 @@ class Trainer:
         )
         self.algorithm.teacher = self.ema.model  # Mean Teacher's targets come from the EMA
         self.logged_keys = keys.expected_keys(spec.algorithm, info.num_classes)
-        self.optimizer = make_optimizer(spec, self.model)
+        extra = self.algorithm.extra_modules(self.model)
+        trained = (
+            self.model if extra is None else nn.ModuleList([self.model, extra.to(self.device)])
+        )
+        self.optimizer = make_optimizer(spec, trained)
         self.schedule = make_schedule(spec, self.optimizer)
         self.step = 0
         self.epoch = 0

@@ -57,6 +57,11 @@ class Algorithm:
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
         raise NotImplementedError
 
+    def extra_modules(self, model: nn.Module) -> nn.Module | None:
+        """Layers this algorithm trains beside the net (ReMixMatch's rotation head), built for
+        ``model``; the trainer optimises them, and ``state_dict`` must save them."""
+        return None
+
     def epoch_metrics(self) -> dict[str, Tensor]:
         """Extra per-epoch metrics (FlexMatch's class thresholds)."""
         return {}

@@ -22,8 +22,38 @@ from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_
 from ssl_core.losses import masked_cross_entropy
 
 
+class DistributionAlignment:
+    """p ← normalise(p · target / p̂), p̂ ← m·p̂ + (1 − m)·mean(p) updated with the batch first
+    (the first batch's mean to start): USB's ``DistAlignEMAHook``, +1e-6 in both. The target is
+    uniform (SoftMatch) or the labeled class distribution (ReMixMatch; uniform here too, as
+    matchlab's labeled sets are class-balanced)."""
+
+    def __init__(self, num_classes: int, momentum: float, device: torch.device) -> None:
+        self.momentum = momentum
+        self.target = torch.full((num_classes,), 1.0 / num_classes, device=device)
+        self.class_mean = self.target.clone()
+        self.started = torch.zeros((), dtype=torch.bool, device=device)
+
+    @torch.no_grad()
+    def __call__(self, probs: Tensor) -> Tensor:
+        m, batch_mean = self.momentum, probs.mean(dim=0)
+        self.class_mean = torch.where(
+            self.started, m * self.class_mean + (1 - m) * batch_mean, batch_mean
+        )
+        self.started = torch.ones_like(self.started)
+        aligned = probs * (self.target + 1e-6) / (self.class_mean + 1e-6)
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"class_mean": self.class_mean, "started": self.started}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value.to(getattr(self, name).device))
+
+
 class TruncatedGaussianWeight:
-    """p̂_t, μ_t and σ²_t on the device; saved in checkpoints."""
+    """μ_t and σ²_t on the device; saved in checkpoints."""
 
     def __init__(
         self, num_classes: int, momentum: float, n_sigma: float, device: torch.device
@@ -31,19 +61,6 @@ class TruncatedGaussianWeight:
         self.momentum, self.n_sigma = momentum, n_sigma
         self.mean = torch.full((), 1.0 / num_classes, device=device)
         self.variance = torch.ones((), device=device)
-        self.class_mean = torch.full((num_classes,), 1.0 / num_classes, device=device)
-        self.started = torch.zeros((), dtype=torch.bool, device=device)
-
-    @torch.no_grad()
-    def align(self, probs: Tensor) -> Tensor:
-        """Uniform alignment: p · (1/C) / p̂, renormalised, after updating p̂ with this batch."""
-        m, batch_mean = self.momentum, probs.mean(dim=0)
-        self.class_mean = torch.where(
-            self.started, m * self.class_mean + (1 - m) * batch_mean, batch_mean
-        )
-        self.started = torch.ones_like(self.started)
-        aligned = probs * (1.0 / probs.shape[1] + 1e-6) / (self.class_mean + 1e-6)
-        return aligned / aligned.sum(dim=1, keepdim=True)
 
     @torch.no_grad()
     def weights(self, probs: Tensor) -> Tensor:
@@ -56,7 +73,7 @@ class TruncatedGaussianWeight:
         return torch.exp(-(below**2) / (2 * self.variance / self.n_sigma**2))
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {name: getattr(self, name) for name in ("mean", "variance", "class_mean", "started")}
+        return {"mean": self.mean, "variance": self.variance}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for name, value in state.items():
@@ -66,6 +83,7 @@ class TruncatedGaussianWeight:
 class SoftMatch(Algorithm):
     def __init__(self, spec, num_classes, num_unlabeled, device) -> None:  # noqa: ANN001
         super().__init__(spec, num_classes, num_unlabeled, device)
+        self.alignment = DistributionAlignment(num_classes, self.hp.ema_momentum, device)
         self.weighting = TruncatedGaussianWeight(
             num_classes, self.hp.ema_momentum, self.hp.n_sigma, device
         )
@@ -78,7 +96,7 @@ class SoftMatch(Algorithm):
 
         loss_x = F.cross_entropy(logits[:b].float(), batch.y)
         probs = F.softmax(logits_weak.detach().float(), dim=1)
-        aligned = self.weighting.align(probs) if self.hp.uniform_alignment else probs
+        aligned = self.alignment(probs) if self.hp.uniform_alignment else probs
         weight = self.weighting.weights(aligned)
         pseudo_labels = probs.argmax(dim=1)
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, weight)
@@ -89,7 +107,8 @@ class SoftMatch(Algorithm):
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), lam, used, correct, len(weight))
 
     def state_dict(self) -> dict[str, Tensor]:
-        return self.weighting.state_dict()
+        return {**self.weighting.state_dict(), **self.alignment.state_dict()}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.weighting.load_state_dict(state)
+        self.weighting.load_state_dict({k: state[k] for k in ("mean", "variance")})
+        self.alignment.load_state_dict({k: state[k] for k in ("class_mean", "started")})

@@ -11,7 +11,7 @@ from torch import nn
 
 from ssl_core.algorithms.base import Batch, build_algorithm
 from ssl_core.algorithms.freematch import SelfAdaptiveThreshold, fairness_loss
-from ssl_core.algorithms.softmatch import TruncatedGaussianWeight
+from ssl_core.algorithms.softmatch import DistributionAlignment, TruncatedGaussianWeight
 from ssl_core.algorithms.uda import tsa_threshold
 from ssl_core.spec import RunSpec
 
@@ -217,17 +217,17 @@ def test_softmatch_estimates_move_with_momentum_from_their_start():
 
 
 def test_softmatch_uniform_alignment_starts_from_the_first_batch_mean():
-    weighting = TruncatedGaussianWeight(2, momentum=0.5, n_sigma=2.0, device=CPU)
-    aligned = weighting.align(PROBS)  # p̂ = (0.6, 0.4): row 1 ∝ (0.9/0.6, 0.1/0.4) = (1.5, 0.25)
+    alignment = DistributionAlignment(2, momentum=0.5, device=CPU)
+    aligned = alignment(PROBS)  # p̂ = (0.6, 0.4): row 1 ∝ (0.9/0.6, 0.1/0.4) = (1.5, 0.25)
     assert aligned[0].tolist() == pytest.approx([1.5 / 1.75, 0.25 / 1.75], rel=1e-4)
-    weighting.align(torch.tensor([[1.0, 0.0]]))  # then EMA: ½(0.6, 0.4) + ½(1, 0)
-    assert weighting.class_mean.tolist() == pytest.approx([0.8, 0.2])
+    alignment(torch.tensor([[1.0, 0.0]]))  # then EMA: ½(0.6, 0.4) + ½(1, 0)
+    assert alignment.class_mean.tolist() == pytest.approx([0.8, 0.2])
 
 
 def test_softmatch_pseudo_labels_come_from_the_unaligned_prediction():
     algo = make("softmatch", ema_momentum=0.999)
-    algo.weighting.class_mean = torch.tensor([0.8, 0.2])
-    algo.weighting.started = torch.tensor(True)
+    algo.alignment.class_mean = torch.tensor([0.8, 0.2])
+    algo.alignment.started = torch.tensor(True)
     weak = logits((LN(0.55), LN(0.45)))  # aligned ∝ (0.55/0.8, 0.45/0.2): argmax would be 1
     b = batch(logits((0, 0)), [0], [weak, logits((0, 0))], [0])
     out = algo.step(nn.Identity(), b, step=0)
@@ -239,3 +239,62 @@ def test_softmatch_one_unlabeled_sample_keeps_the_variance_finite():
     weighting = TruncatedGaussianWeight(2, momentum=0.5, n_sigma=2.0, device=CPU)
     weights = weighting.weights(torch.tensor([[0.3, 0.7]]))
     assert weighting.variance.item() == 1.0 and torch.isfinite(weights).all()
+
+
+def test_softmatch_state_survives_a_checkpoint():
+    algo, again = make("softmatch"), make("softmatch")
+    algo.step(nn.Identity(), batch(logits((0, 0)), [0], [PROBS.log(), PROBS.log()], [0] * 4), 0)
+    again.load_state_dict(algo.state_dict())
+    assert again.alignment.class_mean.tolist() == algo.alignment.class_mean.tolist()
+    assert again.weighting.variance.item() == algo.weighting.variance.item()
+    assert bool(again.alignment.started)
+
+
+# ---- ReMixMatch --------------------------------------------------------------------------
+
+
+def test_remixmatch_guess_aligns_then_sharpens():
+    algo = make("remixmatch", alignment_momentum=0.5)  # T 0.5
+    guess = algo.guess(nn.Identity(), PROBS.log())
+    # aligned to the uniform labeled distribution with p̂ = (0.6, 0.4): row 1 ∝ (1.5, 0.25);
+    # sharpened with T = ½: ∝ (1.5², 0.25²)
+    assert guess[0].tolist() == pytest.approx([2.25 / 2.3125, 0.0625 / 2.3125], rel=1e-4)
+    # row 4 (0.2, 0.8) ∝ (1/3, 2) → (1/9, 4) / (37/9)
+    assert guess[3].tolist() == pytest.approx([1 / 37, 36 / 37], rel=1e-4)
+
+
+def test_remixmatch_rotation_turns_each_image_by_its_own_angle():
+    from ssl_core.algorithms.remixmatch import rotate
+
+    images = torch.arange(8 * 3 * 3, dtype=torch.float32).view(8, 1, 3, 3)
+    rotated, turns = rotate(images)
+    for image, turned, k in zip(images, rotated, turns.tolist(), strict=True):
+        assert torch.equal(turned, torch.rot90(image, k, dims=(1, 2)))
+
+
+def test_remixmatch_trains_its_rotation_head_and_checkpoints_it():
+    from ssl_core.nets import build_net
+
+    torch.manual_seed(0)
+    algo = make("remixmatch")
+    model = build_net("cnn_small", num_classes=2, in_channels=1)
+    head = algo.extra_modules(model)
+    assert head is algo.rotation_head and head.out_features == 4
+    images = [torch.randn(4, 1, 8, 8) for _ in range(3)]
+    out = algo.step(model, batch(torch.randn(4, 1, 8, 8), [0, 1, 0, 1], images, [0] * 4), 10)
+    out.loss.backward()
+    assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+    again = make("remixmatch")
+    again.extra_modules(build_net("cnn_small", num_classes=2, in_channels=1))
+    again.load_state_dict(algo.state_dict())
+    assert torch.equal(again.rotation_head.weight, head.weight)
+    assert make("remixmatch", rotation_weight=0).extra_modules(model) is None
+
+
+def test_remixmatch_rotation_head_is_optimised_by_the_trainer():
+    from ssl_core.trainer import Trainer
+
+    trainer = Trainer(RunSpec.model_validate({"algorithm": "remixmatch", "device": "cpu"}))
+    head = trainer.algorithm.rotation_head
+    optimised = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert {id(p) for p in head.parameters()} <= optimised
