@@ -3,6 +3,8 @@ result (everything pseudo-labelled with poor labels, or almost no unlabeled sign
 
 from __future__ import annotations
 
+import html as html_module
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -96,3 +98,25 @@ def test_run_page_shows_the_notes_in_words(pages, engine):
     quiet = pages.post("/api/runs", json={"algorithm": "fixmatch", "epochs": 3}).json()["id"]
     add_points(engine, quiet, "train/mask_ratio", [0.3, 0.5, 0.6])
     assert 'id="diagnosis"' not in pages.get(f"/runs/{quiet}").text
+
+
+def test_short_budget_template_is_the_study_in_one_click(pages):
+    """Fashion-MNIST-40 at the CPU defaults (600 steps), every algorithm × seeds 0, 1, 2."""
+    html = pages.get("/sweeps/new?template=short_budget").text
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', html))
+    form = {k: v for k, v in fields.items() if k in ("name", "seeds") or k.startswith("grid_")}
+    base = re.search(r'<textarea[^>]*name="base"[^>]*>([^<]*)<', html).group(1)
+    form.update(preset="", base=html_module.unescape(base))
+    location = pages.post("/sweeps/new", data=form, follow_redirects=False).headers["location"]
+    runs = pages.get("/api" + location).json()["runs"]
+    cells = sorted((r["spec"]["algorithm"], r["spec"]["seed"]) for r in runs)
+    algorithms = ["fixmatch", "flexmatch", "mixmatch", "supervised"]
+    assert cells == [(a, s) for a in algorithms for s in (0, 1, 2)]
+    for run in runs:
+        spec = run["spec"]
+        assert (spec["dataset"], spec["num_labels"], spec["net"]) == (
+            "fashion_mnist",
+            40,
+            "cnn_small",
+        )
+        assert spec["epochs"] * spec["iters_per_epoch"] == 600
