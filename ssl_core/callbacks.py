@@ -23,6 +23,8 @@ class TrainStart:
     device: str
     num_params: int
     summary: dict[str, Any] = field(default_factory=dict)  # the checkpoint's, on a resume
+    # What produced the run: code, software, device, precision, dataset (ssl_core.environment).
+    environment: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ssl_core.callbacks import EpochEnd, TrainingCallback, TrainStart, check_cal
 from ssl_core.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
+from ssl_core.environment import describe
 from ssl_core.evaluate import evaluate
 from ssl_core.nets import build_net
 from ssl_core.spec import RunSpec
@@ -41,9 +42,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast_for(spec: RunSpec, device: torch.device):  # noqa: ANN201 — a context manager
+def precision_used(spec: RunSpec, device: torch.device) -> str:
+    """``bf16`` autocast when asked for, or on ``auto`` on a GPU; else ``fp32``."""
     use_bf16 = spec.precision == "bf16" or (spec.precision == "auto" and device.type == "cuda")
-    if use_bf16:
+    return "bf16" if use_bf16 else "fp32"
+
+
+def autocast_for(spec: RunSpec, device: torch.device):  # noqa: ANN201 — a context manager
+    if precision_used(spec, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -274,6 +280,9 @@ def train(
         device=str(trainer.device),
         num_params=sum(p.numel() for p in trainer.model.parameters()),
         summary=dict(trainer.summary) if trainer.epoch else {},
+        environment=describe(
+            trainer.device, precision_used(spec, trainer.device), trainer.data.dataset_sha256
+        ),
     )
     for callback in callbacks:
         callback.on_train_start(start)
@@ -291,6 +300,9 @@ def train(
             save_checkpoint(
                 out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics}
             )
+            if trainer.summary.get("best_epoch") == trainer.epoch:
+                # The evaluated (EMA) weights at the best validation epoch: what a user ships.
+                save_checkpoint(out / BEST_CHECKPOINT, best_state(trainer))
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(
                     json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n"
@@ -303,6 +315,20 @@ def train(
         "epochs": trainer.epoch,
         "seconds": time.perf_counter() - started,
         "stopped": stopped,
+    }
+
+
+BEST_CHECKPOINT = "best.pt"
+
+
+def best_state(trainer: Trainer) -> dict[str, Any]:
+    """The EMA model's weights with what they scored and the spec that made them."""
+    return {
+        "ema": trainer.ema.model.state_dict(),
+        "epoch": trainer.epoch,
+        "step": trainer.step,
+        "summary": dict(trainer.summary),
+        "spec": trainer.spec.to_json_dict(),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 from typing import Any
@@ -91,6 +92,9 @@ class RunSink(Callback):
                 update(Run)
                 .where(col(Run.id) == self.run_id)
                 .values(
+                    # Where it trains now (a resume may be on another host): host and worker
+                    # name beside the trainer's record of code, software, device and data.
+                    environment=self._environment(session, start) or Run.environment,
                     epoch=start_epoch,
                     step=self._step,
                     total_steps=self._total_steps or Run.total_steps,
@@ -103,6 +107,12 @@ class RunSink(Callback):
             session.commit()
         self._written_step = self._step
         self._started = True
+
+    def _environment(self, session: Session, start: TrainStart) -> dict[str, Any] | None:
+        if not start.environment:
+            return None
+        worker = session.exec(select(Run.worker).where(col(Run.id) == self.run_id)).first()
+        return {**start.environment, "host": socket.gethostname(), "worker": worker}
 
     def on_step(self, step: int, total_steps: int) -> None:
         self._step = step

@@ -8,7 +8,8 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from app.deps import MAX_ID, SessionDep, SessionRoute
-from app.store.compare import compare
+from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
+from app.store.results import FORMATS, render_table
 
 router = APIRouter(route_class=SessionRoute, tags=["compare"])
 
@@ -26,11 +27,49 @@ def compare_route(
     ),
     max_points: int | None = Query(None, ge=2, le=100_000),
     x: Literal["epoch", "step"] = "epoch",
+    metric: str = Query(
+        DEFAULT_METRIC, description=f"summary metric of the statistics: {', '.join(STAT_METRICS)}"
+    ),
+    baseline: str | None = Query(
+        None,
+        max_length=500,
+        description="group name: every other group gains its difference to this one, with a "
+        "95 % CI and a p-value (paired t-test by seed when both ran the same seeds, else Welch)",
+    ),
+    band: Literal["std", "ci95"] = Query(
+        "std", description="series[...].band: ± sample std, or the 95 % CI of the mean"
+    ),
 ) -> Response:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md).
 
     Encoded with orjson straight to bytes: FastAPI's generic encoder walked every one of the
     ~600k numbers of a 50-run compare and cost more than reading them from the database.
     """
-    data = compare(session, runs, sweep, keys, group_by, max_points, x)
+    data = compare(session, runs, sweep, keys, group_by, max_points, x, metric, baseline, band)
     return Response(orjson.dumps(data), media_type="application/json")
+
+
+@router.get(
+    "/compare/table",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in FORMATS.values()}}},
+)
+def compare_table(
+    session: SessionDep,
+    runs: str | None = Query(None, description="comma-separated run ids", examples=["1,2,3"]),
+    sweep: int | None = Query(None, ge=1, le=MAX_ID, description="add every run of this sweep"),
+    group_by: str | None = Query(None, description="as for /api/compare"),
+    metric: str = Query(DEFAULT_METRIC, description="the metric of the Δ and p columns"),
+    baseline: str | None = Query(None, max_length=500, description="group name"),
+    band: Literal["std", "ci95"] = "std",
+    format: Literal["csv", "markdown", "latex"] = "csv",
+) -> Response:
+    """The final-results table: groups × summary metrics (mean ± std or ± 95 % CI, n, best per
+    column marked) and the difference of ``metric`` to ``baseline`` with its CI and p-value."""
+    data = compare(session, runs, sweep, "val/top1", group_by, 2, "epoch", metric, baseline, band)
+    ext = {"csv": "csv", "markdown": "md", "latex": "tex"}[format]
+    return Response(
+        render_table(data, format, band),
+        media_type=FORMATS[format],
+        headers={"Content-Disposition": f'inline; filename="matchlab-results.{ext}"'},
+    )

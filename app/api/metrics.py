@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import FileResponse
 
-from app.deps import RunId, SessionDep, SessionRoute
+from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.store import crud
 from app.store.compare import split_keys
 from app.store.series import downsample
@@ -57,3 +58,45 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# A run's files under MATCHLAB_HOME/runs/<id>/ (written by ssl_core.trainer).
+CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
+
+
+def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:
+    path = settings.run_dir(run_id) / name
+    if not path.is_file():
+        raise crud.NotFound(f"run {run_id} has no {what} yet")
+    return FileResponse(path, filename=f"run{run_id}-{name}")
+
+
+@router.get(
+    "/runs/{run_id}/checkpoint",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def run_checkpoint(
+    session: SessionDep,
+    settings: SettingsDep,
+    run_id: RunId,
+    which: Literal["last", "best"] = Query(
+        "last",
+        description="last: the full training state of the last epoch (resumable); best: the "
+        "EMA weights at the best validation epoch",
+    ),
+) -> FileResponse:
+    """A ``.pt`` file; load it with ``torch.load(path, weights_only=True)``."""
+    run = crud.get_run(session, run_id)
+    return _run_file(settings, run.id, CHECKPOINTS[which], f"{which} checkpoint")
+
+
+@router.get(
+    "/runs/{run_id}/metrics.jsonl",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/jsonl": {}}}},
+)
+def run_metrics_jsonl(session: SessionDep, settings: SettingsDep, run_id: RunId) -> FileResponse:
+    """The trainer's own log: one JSON object per finished epoch."""
+    run = crud.get_run(session, run_id)
+    return _run_file(settings, run.id, "metrics.jsonl", "metrics.jsonl")

@@ -18,14 +18,17 @@ from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
 from app.deps import SessionDep, SessionRoute
-from app.pages.figures import compare_figures, compare_lines, lines_csv_rows
+from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud
+from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
 from app.store.compare import compare as compare_api
 from app.store.models import Run
 from app.store.params import parse_ids
+from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
+from app.store.stats import BANDS
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -44,6 +47,9 @@ class View:
     group_by: str  # "" = runs that differ only in seed form a group
     x: str
     smooth: float
+    band: str = "std"  # or "ci95"
+    metric: str = DEFAULT_METRIC  # the summary metric of the results table
+    baseline: str = ""  # a group name; "" = the labels-only group if there is one, else the first
 
     @classmethod
     def of(cls, query: QueryParams) -> View:
@@ -57,7 +63,13 @@ class View:
             smooth = 0.0
         x = query.get("x") if query.get("x") in X_AXES else "epoch"
         group_by = (query.get("group_by") or "").strip()
-        return cls(list(dict.fromkeys(ids)), keys or list(DEFAULT_KEYS), group_by, x, smooth)
+        band = query.get("band") if query.get("band") in BANDS else "std"
+        metric = query.get("metric") if query.get("metric") in STAT_METRICS else DEFAULT_METRIC
+        baseline = (query.get("baseline") or "").strip()[:500]
+        return cls(
+            list(dict.fromkeys(ids)), keys or list(DEFAULT_KEYS), group_by, x, smooth, band,
+            metric, baseline,
+        )  # fmt: skip
 
     def query(self, **change: Any) -> str:
         values = {
@@ -66,6 +78,9 @@ class View:
             "group_by": self.group_by,
             "x": self.x,
             "smooth": f"{self.smooth:g}",
+            "band": "" if self.band == "std" else self.band,
+            "metric": "" if self.metric == DEFAULT_METRIC else self.metric,
+            "baseline": self.baseline,
             **change,
         }
         return str(QueryParams({k: v for k, v in values.items() if v not in ("", None)}))
@@ -98,19 +113,45 @@ def to_minutes(data: dict[str, Any], runs: list[Run]) -> None:
 
 
 def compare_data(session: Session, view: View) -> dict[str, Any]:
-    """The API's compare result for the view, its x axis ready to draw."""
-    data = compare_api(
-        session,
-        runs=",".join(map(str, view.runs)),
-        sweep=None,
-        keys=",".join(view.keys),
-        group_by=view.group_by or None,
-        max_points=max(50, min(MAX_POINTS, POINTS_PER_CHART // max(len(view.runs), 1))),
-        x="step" if view.x == "step" else "epoch",
-    )
+    """The API's compare result for the view, its x axis ready to draw. Without a baseline named,
+    the labels-only group is the baseline (else the first group)."""
+    args = {
+        "runs": ",".join(map(str, view.runs)),
+        "sweep": None,
+        "keys": ",".join(view.keys),
+        "group_by": view.group_by or None,
+        "max_points": max(50, min(MAX_POINTS, POINTS_PER_CHART // max(len(view.runs), 1))),
+        "x": "step" if view.x == "step" else "epoch",
+        "metric": view.metric,
+        "band": view.band,
+    }
+    data = compare_api(session, **args, baseline=view.baseline or None)
+    if not view.baseline and len(data["groups"]) > 1:
+        attach_stats(data, view.metric, default_baseline(data))
     if view.x == "wall_time":
         to_minutes(data, crud.runs_by_ids(session, view.runs))
     return data
+
+
+# Environment fields that always differ between runs and say nothing about the result.
+ENV_NOISE = {"worker", "host", "git_diff_sha256"}
+
+
+def differing_environment(runs: list[dict[str, Any]]) -> list[str]:
+    """Environment fields (code, software, device, data) not the same in every run that has a
+    record: a difference in results may come from there."""
+    envs = [r["environment"] for r in runs if r.get("environment")]
+    fields = list(dict.fromkeys(k for env in envs for k in env if k not in ENV_NOISE))
+    return [f for f in fields if len({repr(env.get(f)) for env in envs}) > 1]
+
+
+def default_baseline(data: dict[str, Any]) -> str:
+    """The group of labels-only runs when there is exactly one, else the first group."""
+    algorithm_of = {run["id"]: run["spec"].get("algorithm") for run in data["runs"]}
+    supervised = [
+        g["name"] for g in data["groups"] if {algorithm_of[i] for i in g["runs"]} == {"supervised"}
+    ]
+    return supervised[0] if len(supervised) == 1 else data["groups"][0]["name"]
 
 
 def group_options(data: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -153,11 +194,21 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
                     if len(g["runs"]) < 3
                 ]
             context["figures"] = compare_figures(lines, view.keys, view.x)
+            context["results_figure"] = results_figure(data, view.band)
+            context["env_fields"] = differing_environment(data["runs"])
+            context["table_query"] = str(
+                QueryParams({
+                    "runs": ",".join(map(str, view.runs)), "group_by": view.group_by,
+                    "metric": view.metric, "baseline": data["baseline"] or "", "band": view.band,
+                })
+            )  # fmt: skip
         context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))
     else:
         context["recent"], _ = crud.list_runs(session, limit=40)
         context["available_keys"] = list(DEFAULT_KEYS)
+    context.setdefault("env_fields", [])
     context["group_options"] = group_options(context["data"])
+    context["stat_metrics"], context["stat_labels"] = STAT_METRICS, STAT_LABELS
     context["x_axes"] = X_AXES
     return render(request, "compare.html", status_code, **context)
 

@@ -250,6 +250,7 @@ class Plotted:
     count: list[int] = field(default_factory=list)
     run_id: int | None = None
     group: str = ""
+    band: list[float | None] = field(default_factory=list)  # half-width drawn: std or 95 % CI
 
 
 def group_colors(compare: dict[str, Any]) -> list[str]:
@@ -292,6 +293,7 @@ def compare_lines(compare: dict[str, Any], x: str, smoothing: float) -> list[Plo
                         key, f"{group['name']} (n={n})", "mean", color, agg["x"],
                         ema(clean(agg["mean"]), smoothing), ema(clean(agg["std"]), smoothing),
                         agg["count"], None, group["name"],
+                        ema(clean(agg.get("band", agg["std"])), smoothing),
                     )
                 )  # fmt: skip
     return out
@@ -326,13 +328,14 @@ def compare_figures(lines: list[Plotted], keys: Sequence[str], x: str) -> list[d
             # Clipped to the metric's valid range: a mask ratio never goes below 0 or above 1.
             row = metrics.lookup(key)
             low, high = (row.low, row.high) if row else (-math.inf, math.inf)
+            half = p.band or p.std
             upper = [
                 min(m + s, high) if m is not None and s is not None else None
-                for m, s in zip(p.y, p.std, strict=True)
+                for m, s in zip(p.y, half, strict=True)
             ]
             lower = [
                 max(m - s, low) if m is not None and s is not None else None
-                for m, s in zip(p.y, p.std, strict=True)
+                for m, s in zip(p.y, half, strict=True)
             ]
             band = {
                 "mode": "lines",
@@ -380,3 +383,51 @@ def lines_csv_rows(lines: Iterable[Plotted], x: str) -> Iterable[list[Any]]:
             std = p.std[i] if p.std else ""
             count = p.count[i] if p.count else ""
             yield [p.metric, p.kind, p.name, p.group, p.run_id or "", xv, yv, std, count]
+
+
+def results_figure(compare: dict[str, Any], band: str) -> dict[str, Any]:
+    """The summary metric per group: one dot per seed (hover: run and seed) over the group's
+    mean ± std or ± its 95 % CI, so the spread behind a difference is in plain sight."""
+    colors = group_colors(compare)
+    run_by_id = {run["id"]: run for run in compare["runs"]}
+    metric = compare["metric"]
+    data = []
+    for index, (group, color) in enumerate(zip(compare["groups"], colors, strict=True)):
+        runs = [run_by_id[i] for i in group["runs"]]
+        dots = [(r, (r.get("summary") or {}).get(metric)) for r in runs]
+        dots = [(r, v) for r, v in dots if isinstance(v, (int, float))]
+        # Spread the dots sideways a little (by seed order, not at random: the page is stable).
+        offsets = [(k - (len(dots) - 1) / 2) * 0.08 for k in range(len(dots))]
+        data.append({
+            "type": "scatter", "mode": "markers", "name": group["name"], "legendgroup": group["name"],
+            "x": [index + o for o in offsets], "y": [v for _, v in dots],
+            "marker": {"color": color, "size": 8, "opacity": 0.75},
+            "customdata": [[r["id"], r["spec"].get("seed")] for r, _ in dots],
+            "hovertemplate": "run %{customdata[0]}, seed %{customdata[1]}: %{y:.2f}<extra></extra>",
+        })  # fmt: skip
+        s = group["stats"]
+        if s["mean"] is None:
+            continue
+        half = (
+            s["std"]
+            if band == "std"
+            else ((s["ci95"][1] - s["ci95"][0]) / 2 if s["ci95"] else None)
+        )
+        data.append({
+            "type": "scatter", "mode": "markers", "name": f"{group['name']} mean",
+            "legendgroup": group["name"], "showlegend": False, "x": [index], "y": [s["mean"]],
+            "marker": {"color": color, "size": 14, "symbol": "line-ew-open", "line": {"width": 3}},
+            "error_y": {"type": "data", "array": [half or 0], "visible": half is not None,
+                        "color": color, "thickness": 2, "width": 10},
+            "hovertemplate": f"mean %{{y:.2f}} (n={s['n']})<extra></extra>",
+        })  # fmt: skip
+    label = metric.replace("_", " ")
+    fig_layout = layout(label, "", f"{label} (%)")
+    fig_layout["xaxis"].update(
+        tickmode="array",
+        tickvals=list(range(len(compare["groups"]))),
+        ticktext=[g["name"] for g in compare["groups"]],
+        range=[-0.6, len(compare["groups"]) - 0.4],
+    )
+    fig_layout.update(showlegend=False, hovermode="closest")
+    return {"figure": {"data": data, "layout": fig_layout}}

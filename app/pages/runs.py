@@ -136,7 +136,9 @@ def not_found(request: Request, what: str) -> HTMLResponse:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse:
+def run_page(
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+) -> HTMLResponse:
     """One run: status, progress, summary, spec, error and its curves, updated live."""
     run = _find_run(session, run_id)
     if run is None:
@@ -165,7 +167,28 @@ def run_page(request: Request, session: SessionDep, run_id: int) -> HTMLResponse
             ],
         },
         next_url=f"/runs/{run.id}",
+        clone_url=clone_url(run.spec),
+        files={name: (settings.run_dir(run.id) / file).is_file() for name, file in FILES.items()},
     )
+
+
+# Files a run's page offers for download (under MATCHLAB_HOME/runs/<id>/, via /api).
+FILES = {"last": "checkpoint.pt", "best": "best.pt", "jsonl": "metrics.jsonl"}
+
+
+def clone_url(spec: dict[str, Any]) -> str:
+    """The run form, filled in with ``spec`` (the user edits, then launches a new run)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in flatten_spec(spec).items():
+        if key in ("name", "seed") or value is None:
+            continue  # a new name; the same seed unless changed (kept below)
+        if isinstance(value, list):
+            pairs += [(key, str(v)) for v in value] + [(f"{key}.shown", "1")]
+        else:
+            pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    pairs += [("seed", str(spec.get("seed", 0))), ("name", f"{spec.get('name', 'run')} (edited)")]
+    pairs += [("shown_algorithm", spec["algorithm"]), ("shown_dataset", spec.get("dataset", ""))]
+    return "/runs/new?" + urlencode(pairs)
 
 
 def _action_failed(request: Request, message: str) -> HTMLResponse:

@@ -2,9 +2,10 @@
 "use strict";
 (() => {
   matchlab.plotAll("figures", (item, i) => "chart-" + i);
+  if (document.getElementById("results-figure")) matchlab.plotAll("results-figure", () => "chart-results");
   matchlab.keepFresh({
     charts: [["figures", (item, i) => "chart-" + i]],
-    swap: ["summary-table", "few-runs"],
+    swap: ["summary-table", "few-runs", "results-table"],
     isActive: (doc) => doc.getElementById("compare-active")?.dataset.active === "1",
   });
   const form = document.getElementById("compare-view");
@@ -19,7 +20,8 @@
     for (const [name, value] of new FormData(form)) if (value !== "") params.set(name, value);
     window.location.href = "/compare?" + params.toString().replaceAll("%2C", ",").replaceAll("%2F", "/");
   });
-  form.querySelectorAll("select").forEach((el) => el.addEventListener("change", () => form.requestSubmit()));
+  document.querySelectorAll('#compare-view select, select[form="compare-view"]')
+    .forEach((el) => el.addEventListener("change", () => form.requestSubmit()));
   smooth.addEventListener("input", () => { document.getElementById("smooth-value").textContent = smooth.value; });
   smooth.addEventListener("change", () => form.requestSubmit());
   document.querySelectorAll("#metric-choices input").forEach((box) => box.addEventListener("change", () => {

@@ -13,8 +13,12 @@ from app.store import crud
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
+from app.store.stats import BANDS, band_halfwidths, group_stats
 
 MAX_COMPARE_RUNS = 500
+# Summary metrics the statistics can be about (numbers a run's summary holds).
+STAT_METRICS = ("test_top1_at_best_val", "best_val_top1", "last_test_top1")
+DEFAULT_METRIC = "test_top1_at_best_val"
 
 
 def parse_run_ids(runs: str | None) -> list[int]:
@@ -35,8 +39,18 @@ def compare(
     group_by: str | None = None,
     max_points: int | None = None,
     x: str = "epoch",
+    metric: str = DEFAULT_METRIC,
+    baseline: str | None = None,
+    band: str = "std",
 ) -> dict[str, Any]:
-    """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md)."""
+    """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md), and
+    per group the statistics of the summary ``metric`` against the ``baseline`` group."""
+    if band not in BANDS:
+        raise crud.InvalidInput([{"field": "band", "message": f"use one of {', '.join(BANDS)}"}])
+    if metric not in STAT_METRICS:
+        raise crud.InvalidInput(
+            [{"field": "metric", "message": f"use one of {', '.join(STAT_METRICS)}"}]
+        )
     ids = parse_run_ids(runs)
     if sweep is not None:
         ids += [
@@ -64,12 +78,13 @@ def compare(
         series = {}
         for key in key_list:
             agg = aggregate([points[r.id][key] for r in group_members if key in points[r.id]], x)
+            agg["band"] = band_halfwidths(agg["std"], agg["count"], band)
             series[key] = take(agg, downsample_indices(agg["mean"], max_points))
         out_groups.append(
             {"name": name, "value": value, "runs": [r.id for r in group_members], "series": series}
         )
         group_of.update({r.id: name for r in group_members})
-    return {
+    data = {
         "keys": key_list,
         "group_by": group_by,  # null: the default grouping (runs that differ only in seed)
         "x": x,
@@ -82,9 +97,29 @@ def compare(
                 "group": group_of[run.id],
                 "spec": run.spec,
                 "summary": run.summary,
+                "environment": run.environment,
                 "series": {k: downsample(s, max_points) for k, s in points[run.id].items()},
             }
             for run in members
         ],
         "differing_fields": differing,
+        "band": band,
     }
+    attach_stats(data, metric, baseline)
+    return data
+
+
+def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:
+    """Each group of a ``compare`` result gains ``stats`` on the summary ``metric`` against the
+    ``baseline`` group (cheap: the runs' summaries are in ``data`` already)."""
+    names = [g["name"] for g in data["groups"]]
+    if baseline is not None and baseline not in names:
+        message = f"no group is named {baseline[:100]!r}; groups: {', '.join(names)}"
+        raise crud.InvalidInput([{"field": "baseline", "message": message}])
+    run_by_id = {run["id"]: run for run in data["runs"]}
+    stats = group_stats(
+        [(g["name"], [run_by_id[i] for i in g["runs"]]) for g in data["groups"]], metric, baseline
+    )
+    for group in data["groups"]:
+        group["stats"] = stats[group["name"]]
+    data.update(metric=metric, baseline=baseline)

@@ -101,6 +101,9 @@ class Run(SQLModel, table=True):
     # message in Redis for a while lost it (Redis restarted empty) and is sent again.
     enqueued_at: datetime | None = _time()
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # What produced it (ssl_core.environment + host and worker), written when training starts.
+    environment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class EndedSession(SQLModel, table=True):

@@ -44,6 +44,12 @@ class RunOut(BaseModel):
     heartbeat_at: datetime | None
     cancel_requested: bool
     recoveries: int = Field(description="times it was resumed after its worker died")
+    tags: list[str] = Field(default_factory=list)
+    environment: dict[str, Any] | None = Field(
+        None,
+        description="what produced the run: matchlab_version, git_commit, git_dirty, python, "
+        "torch, torchvision, cuda, device_name, precision, host, worker, dataset_sha256",
+    )
 
     @classmethod
     def of(cls, run: Run, brief: bool = False) -> RunOut:
@@ -69,6 +75,8 @@ class RunOut(BaseModel):
             heartbeat_at=as_utc(run.heartbeat_at),
             cancel_requested=run.cancel_requested,
             recoveries=run.recoveries,
+            tags=run.tags or [],
+            environment=None if brief else run.environment,
         )
 
 

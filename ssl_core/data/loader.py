@@ -17,6 +17,7 @@ from torch import Tensor
 from ssl_core.data.augment import add_noise, strong_augment_normalized, weak_augment
 from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
+from ssl_core.environment import tensors_sha256
 from ssl_core.spec import RunSpec
 
 # glibc's malloc hands blocks above its (adaptive, at most 32 MiB) mmap threshold back to the
@@ -79,6 +80,10 @@ class DeviceData:
         # ``raw`` lets benchmarks and notebooks supply images directly (e.g. synthetic
         # CIFAR-shaped tensors) instead of reading ``spec.dataset`` from disk.
         raw = raw if raw is not None else load_dataset(spec.dataset, data_dir)
+        # The exact bytes this run trains and tests on (the run's environment record).
+        self.dataset_sha256 = tensors_sha256(
+            raw.train_x, raw.train_y, raw.test_x, raw.test_y, raw.extra_unlabeled_x
+        )
         if device.type == "cpu":
             keep_small_blocks_mapped()
         info = spec.dataset_info

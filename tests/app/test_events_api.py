@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -144,4 +145,8 @@ def test_pages_following_one_run_share_one_redis_subscription(client, engine, se
     for lines in received:
         assert lines.count("event: epoch") == 1 and lines[-2].startswith("data: {")
         assert '"status": "succeeded"' in lines[-2]
-    assert broker.pubsub_numsub(notify.channel(run_id))[0][1] == 0  # the last one left: closed
+    # The last page gone, the subscription closes (just after the stream's final bytes: wait).
+    deadline = time.monotonic() + 30
+    while broker.pubsub_numsub(notify.channel(run_id))[0][1] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert broker.pubsub_numsub(notify.channel(run_id))[0][1] == 0

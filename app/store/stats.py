@@ -1,0 +1,116 @@
+"""Statistics of a summary metric per group of runs, and of the difference to a baseline group.
+
+- Per group: n, mean, sample std, and the 95 % confidence interval of the mean (Student t with
+  n − 1 degrees of freedom).
+- Against the baseline: the difference of means with its 95 % CI and a two-sided p-value. When
+  both groups ran the same seeds (n ≥ 2), the runs pair by seed and the test is the paired t-test
+  on the per-seed differences (the split and initialisation are shared, so it is the sharper and
+  the right one); otherwise Welch's t-test (unequal variances) and its Welch–Satterthwaite CI.
+
+scipy does the distributions and tests (``scipy.stats``); this module only decides which test
+applies and shapes the result. With fewer than two runs on a side, what cannot be estimated is
+``None``, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from scipy import stats as sps
+
+LEVEL = 0.95
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    """``{n, mean, std, ci95}`` of ``values`` (std and CI need n ≥ 2)."""
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None, "ci95": None}
+    mean = sum(values) / n
+    if n < 2:
+        return {"n": 1, "mean": mean, "std": None, "ci95": None}
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = sps.t.ppf(0.5 + LEVEL / 2, n - 1) * std / math.sqrt(n)
+    return {"n": n, "mean": mean, "std": std, "ci95": [float(mean - half), float(mean + half)]}
+
+
+BANDS = ("std", "ci95")
+
+
+def band_halfwidths(
+    std: Sequence[float | None], count: Sequence[int], band: str
+) -> list[float | None]:
+    """Per point, half the width of the band drawn around a group's mean: the sample std, or the
+    95 % CI of the mean (t with n − 1 df × std / √n); None where one member measures no spread."""
+    if band == "std":
+        return list(std)
+    return [
+        float(sps.t.ppf(0.5 + LEVEL / 2, n - 1) * s / math.sqrt(n))
+        if s is not None and n >= 2
+        else None
+        for s, n in zip(std, count, strict=True)
+    ]
+
+
+def difference(
+    a: list[float],
+    b: list[float],
+    a_seeds: list[Any] | None = None,
+    b_seeds: list[Any] | None = None,
+) -> dict[str, Any]:
+    """``a`` − ``b``: the difference of means, its 95 % CI and p-value, and whether the runs were
+    paired (both sides ran the same seeds, once each, n ≥ 2)."""
+    out: dict[str, Any] = {
+        "diff_vs_baseline": (sum(a) / len(a) - sum(b) / len(b)) if a and b else None,
+        "diff_ci95": None,
+        "p_value": None,
+        "paired": False,
+    }
+    pairs_a = dict(zip(a_seeds or [], a, strict=True)) if a_seeds else {}
+    pairs_b = dict(zip(b_seeds or [], b, strict=True)) if b_seeds else {}
+    paired = len(pairs_a) == len(a) >= 2 and len(pairs_b) == len(b) and set(pairs_a) == set(pairs_b)
+    if paired:
+        seeds = sorted(pairs_a)
+        result = sps.ttest_rel([pairs_a[s] for s in seeds], [pairs_b[s] for s in seeds])
+    elif len(a) >= 2 and len(b) >= 2:
+        result = sps.ttest_ind(a, b, equal_var=False)
+    else:
+        return out
+    low, high = result.confidence_interval(LEVEL)
+    out.update(p_value=_finite(result.pvalue), paired=paired)
+    if _finite(low) is not None and _finite(high) is not None:
+        out["diff_ci95"] = [float(low), float(high)]
+    return out
+
+
+def group_stats(
+    groups: list[tuple[str, list[dict[str, Any]]]], metric: str, baseline: str | None
+) -> dict[str, dict[str, Any]]:
+    """For each ``(name, runs)`` (runs as dicts with ``spec`` and ``summary``): the summary of
+    ``metric`` over its runs that have it, and the difference to the ``baseline`` group."""
+    values: dict[str, list[float]] = {}
+    seeds: dict[str, list[Any]] = {}
+    for name, runs in groups:
+        got = [
+            (r["spec"].get("seed"), float(v))
+            for r in runs
+            if isinstance(v := (r.get("summary") or {}).get(metric), (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+        ]
+        seeds[name], values[name] = [s for s, _ in got], [v for _, v in got]
+    out = {}
+    for name, _ in groups:
+        entry = {"metric": metric, **summarize(values[name])}
+        if baseline is not None and name != baseline and baseline in values:
+            entry.update(difference(values[name], values[baseline], seeds[name], seeds[baseline]))
+        else:
+            entry.update(diff_vs_baseline=None, diff_ci95=None, p_value=None, paired=False)
+        out[name] = entry
+    return out
