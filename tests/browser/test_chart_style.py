@@ -74,7 +74,8 @@ def test_run_pages_lines_are_distinct_and_legends_clear_of_axes(
             assert not any("unlabeled" in n or "pseudo" in n for n in names), names
         else:
             pseudo = charts["chart-pseudo"]["lines"]
-            assert len({line[1] for line in pseudo}) == 2  # mask ratio and accuracy: two colours
+            # Mask ratio, accuracy (and FlexMatch's never-selected share): a colour each.
+            assert len({line[1] for line in pseudo}) == len(pseudo) >= 2, pseudo
         if width == 1280:
             watched.shot(f"style-run-{algorithm}")
     assert watched.errors == []
@@ -87,6 +88,8 @@ def test_compare_groups_have_their_own_colours_and_legends_clear_of_axes(
     ids = ",".join(map(str, finished_runs))
     url = f"{live_stack.url}/compare?runs={ids}&group_by=algorithm&keys=val/top1,train/loss"
     for chart in _check(watched, url, width):
+        if chart["id"] == "chart-results":
+            continue  # per-seed dots, one colour per group: checked in test_results_views
         colours = [line[1] for line in chart["lines"]]
         assert len(set(colours)) == len(colours) == 4, chart
     assert watched.page.locator("#few-runs").is_visible()  # one run per group: n < 3, said so
