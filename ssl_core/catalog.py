@@ -101,7 +101,8 @@ _BUILTIN_ALGORITHMS = (
     AlgorithmEntry(
         "flexmatch", "FlexMatch", hp.FlexMatchParams,
         "ssl_core.algorithms.flexmatch:FlexMatch", default_uratio=7, views=("weak", "strong"),
-        diagnostics=(*MASK_DIAGNOSTICS, "train/threshold/<class>"), color="#1f9e73",
+        diagnostics=(*MASK_DIAGNOSTICS, "train/threshold/<class>", "train/unseen_ratio"),
+        color="#1f9e73",
         description="FixMatch with per-class thresholds that follow each class's learning",
     ),
     AlgorithmEntry(

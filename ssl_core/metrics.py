@@ -55,6 +55,7 @@ TEST_LOSS = "test/loss"
 TEST_TOP1 = "test/top1"
 TEST_TOP5 = "test/top5"
 CLASS_THRESHOLD = "train/threshold/<class>"
+UNSEEN_RATIO = "train/unseen_ratio"
 MASK_DIAGNOSTICS = catalog.MASK_DIAGNOSTICS  # mask ratio and pseudo-label accuracy
 CLASS_THRESHOLD_PREFIX = "train/threshold/"
 
@@ -85,6 +86,9 @@ _TABLE = (
     MetricKey(TEST_TOP5, "test top-5 (%)", "%", 0.0, 100.0, description="EMA model, test split"),
     MetricKey(CLASS_THRESHOLD, "threshold of class <class>", "share", 0.0, 1.0, "declared",
               "FlexMatch's current confidence threshold T_c of each class"),
+    MetricKey(UNSEEN_RATIO, "never-selected unlabeled (share)", "share", 0.0, 1.0, "declared",
+              "FlexMatch: share of unlabeled images never yet predicted with confidence ≥ τ "
+              "(σ_−1 / N); while it outweighs every class count, thresholds are in warm-up"),
 )  # fmt: skip
 
 METRIC_KEYS: dict[str, MetricKey] = {key.name: key for key in _TABLE}

@@ -62,6 +62,10 @@ class FlexThreshold:
         beta = sigma / denominator.clamp(min=1.0)
         return self.threshold * MAPPINGS[self.mapping](beta)
 
+    def unseen_ratio(self) -> Tensor:
+        """Share of unlabeled indices never yet predicted with confidence ≥ τ (σ_−1 / N)."""
+        return (self.selected < 0).float().mean()
+
     def mask(self, probs: Tensor) -> tuple[Tensor, Tensor]:
         confidence, pseudo_labels = probs.max(dim=1)
         return (confidence >= self.class_thresholds()[pseudo_labels]).float(), pseudo_labels

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.pages.diagnosis import run_notes
 from ssl_core import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
@@ -112,6 +113,7 @@ def line(name: str, x: list, y: list, color: str, dash: str = "solid", **extra: 
 METRIC_COLORS = {
     "top1": "#0072b2", "top5": "#e69f00", "loss": "#0072b2", "total": "#cc79a7",
     "unlabeled": "#009e73", "mask": "#d55e00", "pseudo": "#56b4e9", "single": "#0072b2",
+    "unseen": "#999999",
 }  # fmt: skip
 SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot", "labeled": "dashdot"}
 
@@ -149,6 +151,8 @@ def _run_chart_traces(num_classes: int) -> list[tuple[str, str, str, list[Trace]
     pseudo = [  # one axis in %: the mask ratio is a share, shown ×100
         Trace("train/mask_ratio", "unlabeled used (mask ratio)", c["mask"], scale=100.0),
         Trace("train/pseudo_label_acc", "pseudo-label accuracy", c["pseudo"]),
+        # FlexMatch: the warm-up's weight, beside the mask it keeps near 100 %
+        Trace("train/unseen_ratio", "never selected (warm-up)", c["unseen"], "dash", scale=100.0),
     ]
     single = METRIC_COLORS["single"]
     charts = [
@@ -175,7 +179,9 @@ def run_charts(
     spec: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
-    metric of trace ``i``. Metrics that do not apply to the algorithm are absent."""
+    metric of trace ``i``. Metrics that do not apply to the algorithm are absent. The
+    pseudo-label chart also carries ``notes``: what its curves say in words (app.pages.diagnosis).
+    """
     logged = (
         metrics.expected_keys(algorithm, num_classes) if algorithm in catalog.ALGORITHMS else set()
     )
@@ -211,6 +217,10 @@ def run_charts(
         }
         figure["layout"]["yaxis"]["range"] = [0, 1.02]  # a threshold is a confidence in [0, 1]
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
+    notes = run_notes(algorithm, series, spec or {})
+    for chart in charts:
+        if chart["id"] == "pseudo":
+            chart["notes"] = notes
     return charts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ssl_core.algorithms.fixmatch import FixMatch
+from ssl_core.metrics import UNSEEN_RATIO
 from ssl_core.thresholds import FlexThreshold
 
 
@@ -34,7 +35,9 @@ class FlexMatch(FixMatch):
 
     def epoch_metrics(self) -> dict[str, Tensor]:
         per_class = self.thresholds.class_thresholds()
-        return {f"train/threshold/{c}": per_class[c] for c in range(self.num_classes)}
+        out = {f"train/threshold/{c}": per_class[c] for c in range(self.num_classes)}
+        out[UNSEEN_RATIO] = self.thresholds.unseen_ratio()
+        return out
 
     def state_dict(self) -> dict[str, Tensor]:
         return self.thresholds.state_dict()

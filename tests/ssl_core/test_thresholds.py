@@ -38,6 +38,13 @@ def test_flex_counts_with_warmup_normalise_by_unused():
     assert torch.allclose(flex.class_thresholds(), torch.tensor([0.9, 0.45, 0.0]))
 
 
+def test_flex_unseen_ratio_is_the_share_never_selected():
+    flex = FlexThreshold(3, 10, threshold=0.9)
+    assert flex.unseen_ratio().item() == 1.0  # nothing selected yet: all in warm-up
+    flex = _flex_after_counts("linear", warmup=True)
+    assert flex.unseen_ratio().item() == pytest.approx(0.4)  # indices 6–9 (6 was not confident)
+
+
 def test_flex_without_warmup_normalises_by_largest_class():
     flex = FlexThreshold(3, 20, threshold=0.9, mapping="linear", warmup=False)
     probs = torch.tensor([[0.95, 0.03, 0.02]] * 4 + [[0.02, 0.95, 0.03]] * 2)

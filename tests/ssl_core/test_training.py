@@ -57,6 +57,9 @@ def test_every_design_metric_key_each_epoch(algorithm):
         assert not (unlabeled & set(metrics)) or algorithm != "supervised"
         if algorithm == "flexmatch":
             assert {f"train/threshold/{c}" for c in range(10)} <= set(metrics)
+            assert 0.0 <= metrics["train/unseen_ratio"] <= 1.0  # the warm-up's share, logged
+        else:
+            assert "train/unseen_ratio" not in metrics
         assert all(isinstance(v, float) for v in metrics.values())
 
 

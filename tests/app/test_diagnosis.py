@@ -1,0 +1,122 @@
+"""The run page's words about pseudo-labels: FlexMatch's warm-up, and masks that explain a weak
+result (everything pseudo-labelled with poor labels, or almost no unlabeled signal)."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from app.pages.diagnosis import run_notes
+from app.pages.figures import run_charts
+from tests.app.conftest import add_points
+
+FIXMATCH = {"algorithm": "fixmatch", "hparams": {"threshold": 0.95}}
+FLEXMATCH = {"algorithm": "flexmatch", "hparams": {"threshold": 0.95, "threshold_warmup": True}}
+
+
+def series(**columns: list[float]) -> dict[str, dict[str, list]]:
+    """``mask=[…]`` → ``{"train/mask_ratio": {"epoch": [1, …], "value": […]}}`` and so on."""
+    names = {"mask": "train/mask_ratio", "acc": "train/pseudo_label_acc",
+             "unseen": "train/unseen_ratio"}  # fmt: skip
+    out = {}
+    for name, values in columns.items():
+        key = names.get(name, name.replace("threshold_", "train/threshold/"))
+        out[key] = {"epoch": list(range(1, len(values) + 1)), "value": values}
+    return out
+
+
+def warmup_series(highest: float) -> dict[str, dict[str, list]]:
+    return series(mask=[0.6, 0.7], acc=[90.0, 92.0], unseen=[0.9, 0.62],
+                  threshold_0=[0.0, 0.03], threshold_1=[0.01, highest])  # fmt: skip
+
+
+def test_flexmatch_in_warmup_says_so_with_the_never_selected_share():
+    notes = run_notes("flexmatch", warmup_series(0.31), FLEXMATCH)
+    assert len(notes) == 1 and notes[0].startswith("Thresholds are still in warm-up")
+    assert "62% of the unlabeled images have never" in notes[0]  # the last epoch's share
+    assert "the highest is 0.31" in notes[0]
+
+
+def test_no_warmup_note_once_a_class_reaches_tau_or_without_warmup():
+    assert run_notes("flexmatch", warmup_series(0.95), FLEXMATCH) == []
+    no_warmup = {**FLEXMATCH, "hparams": {"threshold": 0.95, "threshold_warmup": False}}
+    assert run_notes("flexmatch", warmup_series(0.31), no_warmup) == []
+
+
+def test_everything_pseudo_labelled_with_poor_labels_is_named():
+    notes = run_notes("fixmatch", series(mask=[1.0, 0.98], acc=[55.0, 61.0]), FIXMATCH)
+    assert notes == [
+        "Pseudo-labelling everything: 99% of the unlabeled images enter the loss (on average "
+        "over 2 epochs) with pseudo-labels only 58 % correct, so the unlabeled loss also teaches "
+        "the model its own mistakes."
+    ]
+    # The same mask with good pseudo-labels is what the method wants: no note.
+    assert run_notes("fixmatch", series(mask=[1.0, 0.98], acc=[93.0, 95.0]), FIXMATCH) == []
+
+
+def test_almost_no_unlabeled_signal_is_named():
+    (note,) = run_notes("fixmatch", series(mask=[0.0, 0.02, 0.04], acc=[0.0, 70.0, 80.0]), FIXMATCH)
+    assert note.startswith("Almost no unlabeled signal: only 2.0% of the unlabeled images")
+    assert run_notes("fixmatch", series(mask=[0.2, 0.5], acc=[80.0, 85.0]), FIXMATCH) == []
+
+
+def test_mixmatch_and_labels_only_get_no_mask_notes():
+    # MixMatch uses every guess by design (mask ratio 1.0): not a failure to report.
+    mixmatch = {"algorithm": "mixmatch", "hparams": {"temperature": 0.5}}
+    assert run_notes("mixmatch", series(mask=[1.0], acc=[40.0]), mixmatch) == []
+    assert run_notes("supervised", {}, {"algorithm": "supervised", "hparams": {}}) == []
+
+
+def test_run_charts_carry_the_notes_and_the_never_selected_trace():
+    charts = {c["id"]: c for c in run_charts("flexmatch", 2, warmup_series(0.31), 2, FLEXMATCH)}
+    assert "train/unseen_ratio" in charts["pseudo"]["keys"]
+    unseen = charts["pseudo"]["keys"].index("train/unseen_ratio")
+    assert charts["pseudo"]["figure"]["data"][unseen]["y"] == [90.0, 62.0]  # share shown in %
+    assert charts["pseudo"]["notes"][0].startswith("Thresholds are still in warm-up")
+    fixmatch = {c["id"]: c for c in run_charts("fixmatch", 2, {}, 2, FIXMATCH)}
+    assert "train/unseen_ratio" not in fixmatch["pseudo"]["keys"]
+
+
+@pytest.fixture
+def pages(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_run_page_shows_the_notes_in_words(pages, engine):
+    run_id = pages.post("/api/runs", json={"algorithm": "fixmatch", "epochs": 3}).json()["id"]
+    add_points(engine, run_id, "train/mask_ratio", [0.01, 0.0, 0.02])
+    add_points(engine, run_id, "train/pseudo_label_acc", [50.0, 0.0, 60.0])
+    html = pages.get(f"/runs/{run_id}").text
+    assert 'id="diagnosis"' in html and "Almost no unlabeled signal" in html
+    quiet = pages.post("/api/runs", json={"algorithm": "fixmatch", "epochs": 3}).json()["id"]
+    add_points(engine, quiet, "train/mask_ratio", [0.3, 0.5, 0.6])
+    assert 'id="diagnosis"' not in pages.get(f"/runs/{quiet}").text
+
+
+def test_short_budget_template_is_the_study_in_one_click(pages):
+    """Fashion-MNIST-40 at the CPU defaults (600 steps), every algorithm × seeds 0, 1, 2."""
+    html = pages.get("/sweeps/new?template=short_budget").text
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', html))
+    form = {k: v for k, v in fields.items() if k in ("name", "seeds") or k.startswith("grid_")}
+    base = re.search(r'<textarea[^>]*name="base"[^>]*>([^<]*)<', html).group(1)
+    form.update(preset="", base=html_module.unescape(base))
+    location = pages.post("/sweeps/new", data=form, follow_redirects=False).headers["location"]
+    runs = pages.get("/api" + location).json()["runs"]
+    cells = sorted((r["spec"]["algorithm"], r["spec"]["seed"]) for r in runs)
+    algorithms = ["fixmatch", "flexmatch", "mixmatch", "supervised"]
+    assert cells == [(a, s) for a in algorithms for s in (0, 1, 2)]
+    for run in runs:
+        spec = run["spec"]
+        assert (spec["dataset"], spec["num_labels"], spec["net"]) == (
+            "fashion_mnist",
+            40,
+            "cnn_small",
+        )
+        assert spec["epochs"] * spec["iters_per_epoch"] == 600
