@@ -50,7 +50,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any], int, str, str]] = {
     "more labels than images": ("POST", "/api/runs", spec(num_labels=5000), 422, "num_labels", "at most 960 labels fit"),
     "unbalanced labels": ("POST", "/api/runs", spec(num_labels=45), 422, "num_labels", "multiple of 10"),
     "no unlabeled images": ("POST", "/api/runs", spec(uratio=0), 422, "uratio", "at least 1 unlabeled"),
-    "unknown algorithm": ("POST", "/api/runs", {"json": {"algorithm": "meanteacher"}}, 422, "algorithm", "'fixmatch'"),
+    "unknown algorithm": ("POST", "/api/runs", {"json": {"algorithm": "no-such-method"}}, 422, "algorithm", "'fixmatch'"),
     "no algorithm": ("POST", "/api/runs", {"json": {"dataset": "digits"}}, 422, "algorithm", "required"),
     "unknown dataset": ("POST", "/api/runs", spec(dataset="imagenet"), 422, "dataset", "'cifar10'"),
     "a path for a dataset": ("POST", "/api/runs", spec(dataset="../../etc/passwd"), 422, "dataset", "'digits'"),
