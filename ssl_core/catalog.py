@@ -105,6 +105,48 @@ _BUILTIN_ALGORITHMS = (
         color="#1f9e73",
         description="FixMatch with per-class thresholds that follow each class's learning",
     ),
+    AlgorithmEntry(
+        "pimodel", "Π-model", hp.PiModelParams,
+        "ssl_core.algorithms.pimodel:PiModel", default_uratio=1, views=("weak", "weak"),
+        diagnostics=MASK_DIAGNOSTICS, color="#9c6644",
+        description="two weak views of an unlabeled image should predict the same",
+    ),
+    AlgorithmEntry(
+        "pseudolabel", "Pseudo-Label", hp.PseudoLabelParams,
+        "ssl_core.algorithms.pseudolabel:PseudoLabel", default_uratio=1, views=("weak",),
+        diagnostics=MASK_DIAGNOSTICS, color="#e05780",
+        description="confident predictions become their own hard labels",
+    ),
+    AlgorithmEntry(
+        "meanteacher", "Mean Teacher", hp.MeanTeacherParams,
+        "ssl_core.algorithms.meanteacher:MeanTeacher", default_uratio=1, views=("weak", "weak"),
+        diagnostics=MASK_DIAGNOSTICS, color="#4d908e",
+        description="the student matches its weight average's prediction on another view",
+    ),
+    AlgorithmEntry(
+        "uda", "UDA", hp.UDAParams,
+        "ssl_core.algorithms.uda:UDA", default_uratio=7, views=("weak", "strong"),
+        diagnostics=MASK_DIAGNOSTICS, color="#577590",
+        description="sharpened weak-view predictions as soft targets for a strong view",
+    ),
+    AlgorithmEntry(
+        "freematch", "FreeMatch", hp.FreeMatchParams,
+        "ssl_core.algorithms.freematch:FreeMatch", default_uratio=7, views=("weak", "strong"),
+        diagnostics=MASK_DIAGNOSTICS, color="#6a994e",
+        description="FixMatch with self-adaptive global and class thresholds and a fairness term",
+    ),
+    AlgorithmEntry(
+        "softmatch", "SoftMatch", hp.SoftMatchParams,
+        "ssl_core.algorithms.softmatch:SoftMatch", default_uratio=7, views=("weak", "strong"),
+        diagnostics=MASK_DIAGNOSTICS, color="#b5838d",
+        description="every pseudo-label weighted by a truncated Gaussian of its confidence",
+    ),
+    AlgorithmEntry(
+        "remixmatch", "ReMixMatch", hp.ReMixMatchParams,
+        "ssl_core.algorithms.remixmatch:ReMixMatch", default_uratio=1,
+        views=("weak", "strong", "strong"), diagnostics=MASK_DIAGNOSTICS, color="#277da1",
+        description="aligned, sharpened guesses anchor strong views; mixup; rotation prediction",
+    ),
 )  # fmt: skip
 
 _BUILTIN_DATASETS = (

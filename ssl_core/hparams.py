@@ -6,7 +6,7 @@ Names say what a value is in words; the paper's symbol is in the description.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,16 @@ class Strict(BaseModel):
 
 class HParams(Strict):
     """Base of every algorithm's hyperparameters. The catalog adds the ``algorithm`` tag."""
+
+
+def strong_augment_settings(params: HParams) -> tuple[int, float]:
+    """RandAugment ops N and the Cutout fraction for a strong view: the algorithm's own fields,
+    else FixMatch's defaults (a plugin that asks for a strong view need not declare them)."""
+    defaults = FixMatchParams.model_fields
+    return (
+        getattr(params, "strong_augment_ops", defaults["strong_augment_ops"].default),
+        getattr(params, "cutout_fraction", defaults["cutout_fraction"].default),
+    )
 
 
 class SupervisedParams(HParams):
@@ -78,3 +88,119 @@ class FlexMatchParams(FixMatchParams):
     mapping: Literal["convex", "linear", "concave"] = Field(
         "convex", description="mapping M(β) from learning effect to threshold"
     )
+
+
+def _unlabeled_warmup(default: float = 0.4) -> Any:
+    return Field(
+        default,
+        ge=0,
+        le=1,
+        description="share of the run over which λu ramps up linearly from 0 (USB's "
+        "unsup_warm_up; 0: no ramp)",
+    )
+
+
+def _strong_augment_ops() -> Any:
+    return Field(2, ge=0, le=14, description="RandAugment ops N per image")
+
+
+def _cutout_fraction() -> Any:
+    return Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="largest Cutout side as a fraction of the image side (each image draws "
+        "its side from U(0, this), as USB)",
+    )
+
+
+def _ema_momentum() -> Any:
+    return Field(
+        0.999, ge=0, lt=1, description="momentum of the running class and confidence estimates"
+    )
+
+
+class PseudoLabelParams(HParams):
+    """Pseudo-Label (Lee 2013), as USB: confident predictions are their own hard targets."""
+
+    threshold: UnitFloat = Field(
+        0.95, description="confidence threshold τ (USB; 0: every prediction, as the paper)"
+    )
+    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    unlabeled_warmup: float = _unlabeled_warmup()
+
+
+class PiModelParams(HParams):
+    """Π-model (Laine & Aila 2017; Rasmus et al. 2015): two weak views should agree (MSE)."""
+
+    unlabeled_weight: float = Field(10.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    unlabeled_warmup: float = _unlabeled_warmup()
+
+
+class MeanTeacherParams(HParams):
+    """Mean Teacher (Tarvainen & Valpola 2017): the EMA model's softmax is the student's target.
+    The teacher is the evaluated EMA, so the spec's ``ema_decay`` is its decay α."""
+
+    unlabeled_weight: float = Field(50.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    unlabeled_warmup: float = _unlabeled_warmup()
+
+
+class UDAParams(HParams):
+    """UDA (Xie et al. 2020): sharpened weak-view targets for a strong view, confidence mask."""
+
+    threshold: UnitFloat = Field(0.8, description="confidence threshold β of the mask")
+    temperature: float = Field(0.4, gt=0, le=10, description="sharpening temperature τ")
+    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λ")
+    tsa_schedule: Literal["none", "linear", "exp", "log"] = Field(
+        "none", description="training signal annealing of the labeled loss (none: off, as USB)"
+    )
+    strong_augment_ops: int = _strong_augment_ops()
+    cutout_fraction: float = _cutout_fraction()
+
+
+class FreeMatchParams(HParams):
+    """FreeMatch (Wang et al. 2023): self-adaptive global and class thresholds, fairness term."""
+
+    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    fairness_weight: float = Field(
+        0.001, ge=0, le=100, description="weight λf of the self-adaptive fairness term"
+    )
+    ema_momentum: float = _ema_momentum()
+    strong_augment_ops: int = _strong_augment_ops()
+    cutout_fraction: float = _cutout_fraction()
+
+
+class SoftMatchParams(HParams):
+    """SoftMatch (Chen et al. 2023): truncated Gaussian sample weights, uniform alignment."""
+
+    unlabeled_weight: float = Field(1.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    n_sigma: float = Field(
+        2.0, gt=0, le=10, description="width: full weight within n_sigma σ below the mean μ"
+    )
+    ema_momentum: float = _ema_momentum()
+    uniform_alignment: bool = Field(
+        True, description="align the mean prediction to the uniform distribution (UA)"
+    )
+    strong_augment_ops: int = _strong_augment_ops()
+    cutout_fraction: float = _cutout_fraction()
+
+
+class ReMixMatchParams(HParams):
+    """ReMixMatch (Berthelot et al. 2020), as USB: RandAugment strong views in place of
+    CTAugment, two of them (the paper anchors K = 8)."""
+
+    temperature: float = Field(0.5, gt=0, le=10, description="sharpening temperature T")
+    mixup_alpha: float = Field(0.75, gt=0, le=100, description="Beta(α, α) parameter α of mixup")
+    unlabeled_weight: float = Field(
+        1.5, ge=0, le=10_000, description="weight λU of the mixed unlabeled loss"
+    )
+    strong_view_weight: float = Field(
+        0.5, ge=0, le=10_000, description="weight λÛ1 of the unmixed first strong view's loss"
+    )
+    rotation_weight: float = Field(
+        0.5, ge=0, le=10_000, description="weight λr of the rotation loss (0: no rotation head)"
+    )
+    unlabeled_warmup: float = _unlabeled_warmup(1 / 64)
+    alignment_momentum: float = _ema_momentum()
+    strong_augment_ops: int = _strong_augment_ops()
+    cutout_fraction: float = _cutout_fraction()

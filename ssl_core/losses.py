@@ -20,3 +20,9 @@ def masked_cross_entropy(logits: Tensor, labels: Tensor, mask: Tensor) -> Tensor
     """Σ mask·CE / batch size: masked rows count as 0 but stay in the denominator (μB)."""
     per_row = F.cross_entropy(logits.float(), labels, reduction="none")
     return (per_row * mask).mean()
+
+
+def masked_soft_cross_entropy(logits: Tensor, soft_targets: Tensor, mask: Tensor) -> Tensor:
+    """Σ mask·(−Σ t·log softmax(z)) / batch size: UDA's unlabeled loss (masked rows count 0)."""
+    per_row = -(soft_targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    return (per_row * mask).mean()

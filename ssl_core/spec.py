@@ -76,9 +76,6 @@ def _refuse_booleans(values: dict[str, Any], model: type[BaseModel] | None, pref
                 raise ValueError(f"{prefix}{key}: must be a number, not {str(value).lower()}")
 
 
-DEFAULT_UNLABELED_RATIO = {"supervised": 0, "mixmatch": 1, "fixmatch": 7, "flexmatch": 7}
-
-
 def default_weak_augment(dataset: str) -> list[str]:
     """Crop + flip, but crop only where a mirror changes the class: a mirrored digit is another
     symbol or none (the reference; the papers' SVHN runs shift only)."""

@@ -27,6 +27,7 @@ from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.environment import describe
 from ssl_core.evaluate import evaluate
+from ssl_core.hparams import strong_augment_settings
 from ssl_core.nets import build_net
 from ssl_core.spec import RunSpec
 from ssl_core.summary import EMPTY, update_summary
@@ -151,8 +152,13 @@ class Trainer:
         self.algorithm: Algorithm = build_algorithm(
             spec, info.num_classes, self.data.num_unlabeled, self.device
         )
+        self.algorithm.teacher = self.ema.model  # Mean Teacher's targets come from the EMA
         self.logged_keys = keys.expected_keys(spec.algorithm, info.num_classes)
-        self.optimizer = make_optimizer(spec, self.model)
+        extra = self.algorithm.extra_modules(self.model)
+        trained = (
+            self.model if extra is None else nn.ModuleList([self.model, extra.to(self.device)])
+        )
+        self.optimizer = make_optimizer(spec, trained)
         self.schedule = make_schedule(spec, self.optimizer)
         self.step = 0
         self.epoch = 0
@@ -166,11 +172,9 @@ class Trainer:
         batch = Batch(data.weak(x), y)
         if self.algorithm.views:
             u = data.sample_unlabeled(spec.batch_size * spec.uratio)
-            hp = spec.hparams
+            strong = strong_augment_settings(spec.hparams)
             batch.u_views = [
-                data.weak(u.images)
-                if view == "weak"
-                else data.strong(u.images, hp.strong_augment_ops, hp.cutout_fraction)
+                data.weak(u.images) if view == "weak" else data.strong(u.images, *strong)
                 for view in self.algorithm.views
             ]
             batch.u_index, batch.u_true = u.index, u.true_labels

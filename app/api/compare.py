@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import MAX_ID, SessionDep, SessionRoute
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
 from app.store.results import FORMATS, render_table
+from ssl_core import references
 
 router = APIRouter(route_class=SessionRoute, tags=["compare"])
 
@@ -73,3 +74,13 @@ def compare_table(
         media_type=FORMATS[format],
         headers={"Content-Disposition": f'inline; filename="matchlab-results.{ext}"'},
     )
+
+
+@router.get("/references")
+def published_references(
+    dataset: str | None = Query(None, description="e.g. cifar10"),
+    num_labels: int | None = Query(None, ge=1, le=10_000_000),
+    algorithm: str | None = Query(None, description="e.g. fixmatch"),
+) -> list[dict[str, Any]]:
+    """What the papers report (error and top-1 in %, with the source) for a setting."""
+    return [ref.as_dict() for ref in references.find(dataset, num_labels, algorithm)]

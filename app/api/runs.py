@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
+from pydantic import BaseModel, Field
 
 from app.deps import (
     MAX_ID,
@@ -17,8 +18,9 @@ from app.deps import (
 )
 from app.live import notify
 from app.queue import enqueue
-from app.store import crud
-from app.store.models import Status
+from app.store import crud, edits
+from app.store.edits import MAX_BULK, MAX_TAGS
+from app.store.models import Run, Status
 from app.store.schemas import RunOut, RunPage
 from ssl_core.catalog import ALGORITHMS, DATASETS
 
@@ -77,6 +79,13 @@ def list_runs(
     dataset: str | None = Query(None, description="comma-separated datasets"),
     sweep: int | None = Query(None, ge=1, le=MAX_ID, description="only runs of this sweep"),
     q: str | None = Query(None, max_length=200, description="text in the name or error"),
+    where: str | None = Query(
+        None,
+        max_length=2000,
+        description="filter clauses joined by ' and ': field op value, e.g. "
+        "'hparams.threshold >= 0.9 and test_top1_at_best_val > 90' (docs/CONTRACTS.md)",
+    ),
+    tag: list[str] = Query([], max_length=100, description="runs with this tag (repeatable)"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> RunPage:
@@ -87,6 +96,8 @@ def list_runs(
         dataset=_csv(dataset, "dataset", list(DATASETS)),
         sweep_id=sweep,
         text=q,
+        where=where,
+        tags=tag,
         limit=limit,
         offset=offset,
     )
@@ -128,3 +139,37 @@ def delete_run(session: SessionDep, settings: SettingsDep, run_id: RunId) -> Res
     """Delete a run that is not running, with its metrics and checkpoints (409 while running)."""
     crud.delete_run(session, crud.get_run(session, run_id), settings.runs_dir)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class RunEdit(BaseModel):
+    """What may change after launch (``null`` notes clears them)."""
+
+    model_config = {"extra": "forbid"}
+    name: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=10_000)
+    tags: list[str] | None = Field(None, max_length=MAX_TAGS)
+
+
+@router.patch("/runs/{run_id}", response_model=RunOut)
+def edit_run(session: SessionDep, run_id: RunId, body: RunEdit) -> RunOut:
+    """Rename, re-note or re-tag a run, at any time (the training spec stays as it ran)."""
+    changes = body.model_dump(exclude_unset=True)
+    return RunOut.of(edits.edit_run(session, crud.get_run(session, run_id), changes))
+
+
+class BulkIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    action: Literal["cancel", "delete", "tag", "untag"]
+    tag: str | None = Field(None, max_length=40, description="for tag and untag")
+
+
+@router.post("/runs/bulk")
+def bulk_runs(session: SessionDep, settings: SettingsDep, body: BulkIn) -> dict[str, Any]:
+    """One action on many runs: ``{"results": [{"id", "ok", "detail"}]}``; a run that cannot
+    (deleting a running one) is reported and the others go ahead."""
+    results = edits.bulk(session, body.ids, body.action, body.tag, settings)
+    for result in results:
+        if result["ok"] and body.action == "cancel":
+            notify.publish_status(settings.redis_url, session.get(Run, result["id"]))
+    return {"results": results}

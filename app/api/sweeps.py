@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response, status
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -16,10 +18,10 @@ from app.deps import (
     answer_queued,
 )
 from app.queue import enqueue_all
-from app.store import crud
+from app.store import crud, edits
 from app.store.models import Run, Sweep
 from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
-from app.store.sweeps import create_sweep
+from app.store.sweeps import submit_sweep as submit_sweep_runs
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
@@ -28,20 +30,38 @@ router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
     "/sweeps",
     status_code=status.HTTP_201_CREATED,
     response_model=SweepOut,
-    responses={202: {**NOT_QUEUED, "model": SweepOut}},
+    responses={
+        200: {"model": SweepOut, "description": "the sweep made earlier with this key"},
+        202: {**NOT_QUEUED, "model": SweepOut},
+    },
 )
 def submit_sweep(
-    session: SessionDep, settings: SettingsDep, response: Response, body: SweepIn
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    body: SweepIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key returns the first sweep (200) instead of a new one",
+    ),
 ) -> SweepOut:
     """Every combination of the grid's values and the seeds becomes a run.
 
     All runs are validated before any is stored; a sweep makes at most 200 runs
     (``app.store.sweeps.MAX_SWEEP_RUNS``).
     """
-    sweep, runs = create_sweep(session, body.base, body.grid, body.seeds, body.preset, body.name)
+    sweep, runs, created = submit_sweep_runs(
+        session, body.base, body.grid, body.seeds, body.preset, body.name, idempotency_key
+    )
     out = SweepOut.of(sweep, runs)
     session.close()  # no database connection held across the network calls
-    answer_queued(response, enqueue_all(settings.redis_url, [run.id for run in runs]))
+    if created:
+        answer_queued(response, enqueue_all(settings.redis_url, [run.id for run in runs]))
+    else:
+        response.status_code = status.HTTP_200_OK
     return out
 
 
@@ -80,3 +100,16 @@ def list_sweeps(
 def get_sweep(session: SessionDep, sweep_id: SweepId) -> SweepOut:
     sweep, runs = crud.get_sweep(session, sweep_id)
     return SweepOut.of(sweep, runs)
+
+
+@router.post("/sweeps/{sweep_id}/cancel")
+def cancel_sweep(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> dict[str, Any]:
+    """Cancel every run of the sweep that has not finished: ``{"results": [...]}``."""
+    return {"results": edits.cancel_sweep(session, sweep_id, settings)}
+
+
+@router.delete("/sweeps/{sweep_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_sweep(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> Response:
+    """The sweep with all its runs, metrics and checkpoints (409 while a run of it trains)."""
+    edits.delete_sweep(session, sweep_id, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

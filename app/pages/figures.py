@@ -421,6 +421,14 @@ def results_figure(compare: dict[str, Any], band: str) -> dict[str, Any]:
                         "color": color, "thickness": 2, "width": 10},
             "hovertemplate": f"mean %{{y:.2f}} (n={s['n']})<extra></extra>",
         })  # fmt: skip
+        for ref in group.get("references", []):
+            # What the paper reports for this setting: a dashed mark beside the group's dots.
+            data.append({
+                "type": "scatter", "mode": "lines", "showlegend": False,
+                "x": [index - 0.3, index + 0.3], "y": [ref["top1"], ref["top1"]],
+                "line": {"color": color, "dash": "dash", "width": 1.5},
+                "hovertemplate": f"published {ref['top1']:.2f}: {ref['source']}<extra></extra>",
+            })  # fmt: skip
     label = metric.replace("_", " ")
     fig_layout = layout(label, "", f"{label} (%)")
     fig_layout["xaxis"].update(

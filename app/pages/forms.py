@@ -152,6 +152,15 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "grid": [("algorithm", ", ".join(DEMO_ALGORITHMS))],
         "seeds": "0, 1, 2",
     },
+    "all_algorithms": {
+        "title": "Every algorithm against labels only",
+        "about": "every algorithm matchlab knows — the built-in ones and any installed plugin — "
+        "on digits with 40 labels, each with its own defaults (μ included) and the same steps",
+        "name": "All algorithms",
+        "base": DIGITS,
+        "grid": [("algorithm", ", ".join(ALGORITHMS))],
+        "seeds": "0",
+    },
     "short_budget": {
         "title": "Short budget: Fashion-MNIST, 40 labels, 600 steps",
         "about": "every algorithm against labels only on Fashion-MNIST with 40 labels at the CPU "

@@ -17,7 +17,7 @@ from app.pages import assets
 from app.pages.figures import run_charts
 from app.pages.render import local_path, redirect, render, with_query
 from app.queue import enqueue
-from app.store import crud
+from app.store import crud, edits
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.schemas import RunOut
@@ -69,6 +69,8 @@ def runs_page(
     dataset: str | None = None,
     sweep: str | None = None,
     q: str | None = None,
+    where: str | None = None,
+    tag: str | None = None,
     sort: str = "created",
     order: str = "desc",
     page: str = "1",
@@ -80,16 +82,24 @@ def runs_page(
         "dataset": _one(dataset, DATASETS),
         "sweep": str(parse_id(sweep, "sweep")) if sweep and sweep.strip() else "",
         "q": (q or "").strip()[:200],
+        "where": (where or "").strip()[:2000],
+        "tag": (tag or "").strip()[:40],
     }
-    rows, total = crud.list_runs(
-        session,
-        status=[filters["status"]] if filters["status"] else [],
-        algorithm=[filters["algorithm"]] if filters["algorithm"] else [],
-        dataset=[filters["dataset"]] if filters["dataset"] else [],
-        sweep_id=int(filters["sweep"]) if filters["sweep"] else None,
-        text=filters["q"] or None,
-        limit=MAX_LISTED,
-    )
+    query = {
+        "status": [filters["status"]] if filters["status"] else [],
+        "algorithm": [filters["algorithm"]] if filters["algorithm"] else [],
+        "dataset": [filters["dataset"]] if filters["dataset"] else [],
+        "sweep_id": int(filters["sweep"]) if filters["sweep"] else None,
+        "text": filters["q"] or None,
+        "tags": [filters["tag"]] if filters["tag"] else [],
+        "limit": MAX_LISTED,
+    }
+    where_error = None
+    try:
+        rows, total = crud.list_runs(session, **query, where=filters["where"] or None)
+    except crud.InvalidInput as exc:
+        where_error = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+        rows, total = [], 0
     runs = [RunOut.of(run, brief=True) for run in rows]
     sort = sort if sort in SORTS else "created"
     descending = order != "asc"
@@ -108,6 +118,8 @@ def runs_page(
     return render(
         request,
         "runs.html",
+        422 if where_error else 200,
+        where_error=where_error,
         runs=shown,
         total=total,
         truncated=total > MAX_LISTED,
@@ -198,6 +210,55 @@ def _action_failed(request: Request, message: str) -> HTMLResponse:
 def _next(form: FormData, fallback: str) -> str:
     value = form.get("next")
     return local_path(value if isinstance(value, str) else None, fallback)
+
+
+@router.post("/runs/bulk", response_model=None)
+def bulk(request: Request, form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """The runs table's ticked runs: compare them, or cancel, delete, tag or untag them all."""
+    ids = [parse_id(str(v), "runs") for v in form.getlist("runs")]
+    action = str(form.get("action", ""))
+    back = _next(form, "/")
+    if not ids:
+        return _action_failed(request, "Tick at least one run first.")
+    if action == "compare":
+        return redirect(f"/compare?runs={','.join(map(str, ids))}")
+    try:
+        results = edits.bulk(session, ids, action, str(form.get("tag") or "") or None, settings)
+    except crud.InvalidInput as exc:
+        return _action_failed(request, "; ".join(e["message"] for e in exc.errors))
+    for result in results:
+        if result["ok"] and action == "cancel":
+            notify.publish_status(settings.redis_url, session.get(Run, result["id"]))
+    failed = [f"run {r['id']}: {r['detail']}" for r in results if not r["ok"]]
+    if failed:
+        return _action_failed(request, "Not done for " + "; ".join(failed) + ".")
+    return redirect(back)
+
+
+@router.post("/sweeps/{sweep_id}/cancel", response_model=None)
+def cancel_sweep(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+) -> Response:
+    try:
+        results = edits.cancel_sweep(session, sweep_id, settings)
+    except crud.NotFound:
+        return not_found(request, f"Sweep {sweep_id}")
+    for result in results:
+        notify.publish_status(settings.redis_url, session.get(Run, result["id"]))
+    return redirect(f"/sweeps/{sweep_id}")
+
+
+@router.post("/sweeps/{sweep_id}/delete", response_model=None)
+def delete_sweep(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+) -> Response:
+    try:
+        edits.delete_sweep(session, sweep_id, settings)
+    except crud.NotFound:
+        return not_found(request, f"Sweep {sweep_id}")
+    except crud.Conflict as exc:
+        return _action_failed(request, str(exc))
+    return redirect("/")
 
 
 @router.post("/runs/{run_id}/cancel", response_model=None)

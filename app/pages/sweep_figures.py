@@ -167,4 +167,44 @@ def sweep_figures(
     for i in range(len(fields)):
         figure = field_figure(i, fields, cells, order, metric, algorithm)
         figures.append({"id": f"by-{i}", "figure": figure})
+    lines = parcoords(fields, runs, metric)
+    if lines is not None:
+        figures.append({"id": "parcoords", "figure": lines})
     return figures, list(cells.values()), fields
+
+
+def parcoords(
+    fields: Sequence[str], runs: Sequence[dict[str, Any]], metric: str
+) -> dict[str, Any] | None:
+    """One line per finished run across every swept field and the metric (Plotly ``parcoords``;
+    drag on an axis to keep a range). Text values get one tick each. None under two runs."""
+    done = [
+        (flatten_spec(r["spec"]), v)
+        for r in runs
+        if isinstance(v := (r.get("summary") or {}).get(metric), (int, float))
+    ]
+    if len(done) < 2:
+        return None
+    dimensions = []
+    for field in fields:
+        raw = [flat.get(field) for flat, _ in done]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+            dimensions.append({"label": field, "values": raw})
+        else:
+            labels = sorted({value_label(v) for v in raw})
+            index = {label: i for i, label in enumerate(labels)}
+            dimensions.append({
+                "label": field, "values": [index[value_label(v)] for v in raw],
+                "tickvals": list(range(len(labels))), "ticktext": labels,
+            })  # fmt: skip
+    scores = [v for _, v in done]
+    dimensions.append({"label": SUMMARY_METRICS[metric], "values": scores})
+    trace = {
+        "type": "parcoords",
+        "line": {"color": scores, "colorscale": "Viridis", "showscale": True,
+                 "colorbar": {"title": {"text": "%"}}},
+        "dimensions": dimensions,
+    }  # fmt: skip
+    fig_layout = layout(f"{SUMMARY_METRICS[metric]}: every run across the grid", "", "")
+    fig_layout["margin"].update(l=70, r=70, t=70)
+    return {"data": [trace], "layout": fig_layout}

@@ -7,7 +7,11 @@
   const REFRESH_MS = 4000;
 
   const ticked = () => [...document.querySelectorAll('input[name="runs"]:checked')].map((b) => b.value);
-  const update = () => { button.disabled = ticked().length === 0; };
+  const update = () => {
+    const none = ticked().length === 0;
+    button.disabled = none;
+    document.querySelectorAll("button.bulk").forEach((b) => { b.disabled = none; });
+  };
 
   document.addEventListener("change", (event) => { if (event.target.name === "runs") update(); });
   if (tickAll) {
@@ -16,11 +20,17 @@
       update();
     });
   }
-  // /compare?runs=1,2 rather than runs=1&runs=2: the URL people copy stays short.
+  // Compare: straight to /compare?runs=1,2 (the server would redirect there too). Other
+  // actions post the ticked runs to /runs/bulk; a delete asks first.
   document.getElementById("compare-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const ids = ticked();
-    if (ids.length) window.location.href = "/compare?runs=" + ids.join(",");
+    const action = event.submitter?.value;
+    if (action === "compare") {
+      event.preventDefault();
+      const ids = ticked();
+      if (ids.length) window.location.href = "/compare?runs=" + ids.join(",");
+    } else if (event.submitter?.dataset.confirm && !window.confirm(event.submitter.dataset.confirm)) {
+      event.preventDefault();
+    }
   });
   update();
 

@@ -14,6 +14,7 @@ from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.store.stats import BANDS, band_halfwidths, group_stats
+from ssl_core import references
 
 MAX_COMPARE_RUNS = 500
 # Summary metrics the statistics can be about (numbers a run's summary holds).
@@ -81,8 +82,11 @@ def compare(
             agg["band"] = band_halfwidths(agg["std"], agg["count"], band)
             series[key] = take(agg, downsample_indices(agg["mean"], max_points))
         out_groups.append(
-            {"name": name, "value": value, "runs": [r.id for r in group_members], "series": series}
-        )
+            {
+                "name": name, "value": value, "runs": [r.id for r in group_members],
+                "series": series, "references": group_references(group_members),
+            }
+        )  # fmt: skip
         group_of.update({r.id: name for r in group_members})
     data = {
         "keys": key_list,
@@ -107,6 +111,16 @@ def compare(
     }
     attach_stats(data, metric, baseline)
     return data
+
+
+def group_references(runs: list[Run]) -> list[dict[str, Any]]:
+    """The published results for the group's setting, when all its runs share algorithm,
+    dataset and label count (``ssl_core.references``)."""
+    settings = {(r.algorithm, r.dataset, r.spec.get("num_labels")) for r in runs}
+    if len(settings) != 1:
+        return []
+    algorithm, dataset, labels = settings.pop()
+    return [ref.as_dict() for ref in references.find(dataset, labels, algorithm)]
 
 
 def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:

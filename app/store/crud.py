@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
+from app.store.filters import Clause, matches_all, parse_where
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.params import like_pattern, reject_nul
 from ssl_core.spec import RunSpec, build_spec, error_messages
@@ -125,10 +126,14 @@ def list_runs(
     dataset: Sequence[str] = (),
     sweep_id: int | None = None,
     text: str | None = None,
+    where: str | None = None,
+    tags: Sequence[str] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Run], int]:
-    """Newest first, with the total count of matching runs for paging."""
+    """Newest first, with the total count of matching runs for paging. ``where`` is the filter
+    grammar of ``app.store.filters``; ``tags``: runs carrying every one of them."""
+    clauses = parse_where(where) + [Clause("tag", "=", tag) for tag in tags]
     query = select(Run)
     if status:
         query = query.where(col(Run.status).in_(status))
@@ -147,9 +152,17 @@ def list_runs(
                 func.lower(Run.error).like(pattern, escape="\\"),
             )
         )
+    query = query.order_by(col(Run.id).desc())
+    if clauses:
+        # Spec fields and summaries are JSON: matched here, the same way on every database.
+        found = [r for r in session.exec(query.limit(MAX_FILTERED)) if matches_all(r, clauses)]
+        return found[offset : offset + limit], len(found)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit).offset(offset)).all()
+    rows = session.exec(query.limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+MAX_FILTERED = 20_000  # newest runs a `where` filter looks through
 
 
 def runs_by_ids(session: Session, ids: Iterable[int]) -> list[Run]:

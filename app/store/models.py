@@ -59,6 +59,8 @@ class Sweep(SQLModel, table=True):
     grid: dict[str, list[Any]] = Field(sa_column=Column(JSON, nullable=False))
     seeds: list[int] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A retried POST /api/sweeps with the same Idempotency-Key finds this sweep (NULLs repeat).
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
 
 
 class Run(SQLModel, table=True):

@@ -6,7 +6,8 @@ import itertools
 import math
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from app.store.crud import InvalidInput, new_run, validate_spec
 from app.store.models import Run, Sweep
@@ -109,8 +110,10 @@ def create_sweep(
     seeds: list[int] | None = None,
     preset: str | None = None,
     name: str | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[Sweep, list[Run]]:
-    """Validate every run, then store the sweep and its runs in one transaction."""
+    """Validate every run, then store the sweep and its runs in one transaction (with
+    ``idempotency_key``: see ``submit_sweep``)."""
     reject_nul(name, "name")
     reject_nul(grid, "grid")
     expanded = expand_sweep(base, grid, seeds, preset)
@@ -121,8 +124,16 @@ def create_sweep(
     )
     used_seeds = sorted({spec.seed for _, spec in expanded})
     sweep = Sweep(name=name, base=base, preset=preset, grid=grid, seeds=used_seeds)
+    sweep.idempotency_key = idempotency_key
     session.add(sweep)
-    session.flush()  # assigns sweep.id for the runs
+    try:
+        session.flush()  # assigns sweep.id for the runs
+    except IntegrityError:  # a retry racing the first attempt stored the key first
+        session.rollback()
+        earlier = _sweep_with_key(session, idempotency_key, base, grid, used_seeds, preset)
+        if earlier is None or idempotency_key is None:
+            raise
+        return earlier
     runs = []
     for combo, spec in expanded:
         run = new_run(spec, sweep_id=sweep.id)
@@ -132,4 +143,39 @@ def create_sweep(
     session.commit()
     for run in runs:
         session.refresh(run)
+    return sweep, runs
+
+
+def submit_sweep(
+    session: Session,
+    base: dict[str, Any],
+    grid: dict[str, list[Any]],
+    seeds: list[int] | None = None,
+    preset: str | None = None,
+    name: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Sweep, list[Run], bool]:
+    """``create_sweep``, or with ``idempotency_key`` the sweep made earlier with that key and the
+    same request (``created`` False: the caller must not enqueue its runs again)."""
+    if idempotency_key is not None:
+        used_seeds = sorted({spec.seed for _, spec in expand_sweep(base, grid, seeds, preset)})
+        earlier = _sweep_with_key(session, idempotency_key, base, grid, used_seeds, preset)
+        if earlier is not None:
+            return *earlier, False
+    # (Had a retry raced us to the key, this is its sweep: enqueueing its runs again is
+    # harmless, a worker claims a run once.)
+    sweep, runs = create_sweep(session, base, grid, seeds, preset, name, idempotency_key)
+    return sweep, runs, True
+
+
+def _sweep_with_key(
+    session: Session, key: str, base: Any, grid: Any, seeds: list[int], preset: str | None
+) -> tuple[Sweep, list[Run]] | None:
+    sweep = session.exec(select(Sweep).where(Sweep.idempotency_key == key)).first()
+    if sweep is None:
+        return None
+    if (sweep.base, sweep.grid, sweep.seeds, sweep.preset) != (base, grid, seeds, preset):
+        message = "this key was used for a different sweep; use a new key for a new sweep"
+        raise InvalidInput([{"field": "Idempotency-Key", "message": message}])
+    runs = list(session.exec(select(Run).where(Run.sweep_id == sweep.id).order_by(Run.id)))
     return sweep, runs

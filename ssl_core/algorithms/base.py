@@ -49,9 +49,18 @@ class Algorithm:
         self.hp = spec.hparams
         self.num_classes = num_classes
         self.device = device
+        self.total_steps = spec.total_steps  # for ramp-ups given as a share of the run
+        # The EMA of the weights (what evaluation uses), set by the trainer: Mean Teacher's
+        # teacher. Algorithms must not change it; the trainer updates it after every step.
+        self.teacher: nn.Module | None = None
 
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
         raise NotImplementedError
+
+    def extra_modules(self, model: nn.Module) -> nn.Module | None:
+        """Layers this algorithm trains beside the net (ReMixMatch's rotation head), built for
+        ``model``; the trainer optimises them, and ``state_dict`` must save them."""
+        return None
 
     def epoch_metrics(self) -> dict[str, Tensor]:
         """Extra per-epoch metrics (FlexMatch's class thresholds)."""
@@ -65,6 +74,17 @@ class Algorithm:
 
     def _zero(self) -> Tensor:
         return torch.zeros((), device=self.device)
+
+    def _full(self, value: float) -> Tensor:
+        # torch.full, not torch.tensor: a copy from the host would wait for the GPU each step.
+        return torch.full((), value, device=self.device)
+
+    def linear_rampup(self, step: int, share: float) -> float:
+        """0 → 1 linearly over the first ``share`` of the run's steps (USB's ``unsup_warm_up``);
+        1 throughout when ``share`` is 0."""
+        if share <= 0:
+            return 1.0
+        return min(step / (share * self.total_steps), 1.0)
 
 
 def pseudo_label_stats(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.pages.figures import ALGORITHM_COLORS, ema, run_charts
+from ssl_core import catalog
 from tests.app.conftest import add_points, set_run
 
 
@@ -167,8 +168,14 @@ def test_sweep_page_charts_mean_and_sample_std_over_seeds(pages, engine):
         if value is not None:
             set_run(engine, run["id"], status="succeeded", summary={"test_top1_at_best_val": value})
     html = pages.get(f"/sweeps/{sweep['id']}").text
-    (by_lambda,) = embedded(html, "figures")
+    by_lambda, lines = embedded(html, "figures")
     trace = by_lambda["figure"]["data"][0]
+    # Every finished run as one line across the swept field and the metric.
+    (coords,) = lines["figure"]["data"]
+    assert lines["id"] == "parcoords" and coords["type"] == "parcoords"
+    assert [d["label"] for d in coords["dimensions"]][0] == "hparams.fixed_mixup_lambda"
+    assert coords["dimensions"][0]["values"] == [0.1, 0.1, 0.5]
+    assert coords["dimensions"][1]["values"] == [70.0, 74.0, 80.0]
     assert trace["x"] == [0.1, 0.5] and trace["y"] == [72.0, 80.0]
     assert trace["error_y"]["array"] == pytest.approx([math.sqrt(8), 0.0])
     assert trace["customdata"] == [2, 1]
@@ -214,3 +221,19 @@ def test_seed_templates_use_the_seeds_settings(pages, template):
             ("flip",),
             ("noise",),
         }
+
+
+def test_all_algorithms_template_runs_every_registered_algorithm_with_its_own_defaults(pages):
+    html = pages.get("/sweeps/new?template=all_algorithms").text
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', html))
+    form = {k: v for k, v in fields.items() if k in ("name", "seeds") or k.startswith("grid_")}
+    base = re.search(r'<textarea[^>]*name="base"[^>]*>([^<]*)<', html).group(1)
+    form.update(preset="", base=html_module.unescape(base))
+    location = pages.post("/sweeps/new", data=form, follow_redirects=False).headers["location"]
+    runs = pages.get("/api" + location).json()["runs"]
+    by_name = {r["spec"]["algorithm"]: r["spec"] for r in runs}
+    assert sorted(by_name) == sorted(catalog.ALGORITHMS) and len(runs) == len(by_name)
+    assert {name: spec["uratio"] for name, spec in by_name.items()} == {
+        name: catalog.algorithm(name).default_uratio for name in catalog.ALGORITHMS
+    }
+    assert all((s["dataset"], s["num_labels"]) == ("digits", 40) for s in by_name.values())

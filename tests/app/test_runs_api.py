@@ -54,7 +54,7 @@ def test_bad_spec_is_422_with_field_messages_and_stores_nothing(client, engine, 
 
 
 def test_unknown_algorithm_and_bad_labels_name_the_field(client):
-    response = client.post("/api/runs", json={"algorithm": "meanteacher"})
+    response = client.post("/api/runs", json={"algorithm": "no-such-method"})
     assert response.json()["detail"][0]["field"] == "algorithm"
     response = client.post("/api/runs", json={"algorithm": "fixmatch", "num_labels": 45})
     assert response.status_code == 422

@@ -103,6 +103,26 @@ class Stack:
         self.client.close()
 
 
+def pause_when(
+    process: subprocess.Popen, condition: Callable[[], bool], what: str, seconds: float = 300
+) -> None:
+    """Let ``process`` (a worker) run in short slices until ``condition`` holds, and leave it
+    stopped (SIGSTOP) there: the caller acts at that exact point however fast or slow this
+    machine trains (``resume`` continues it; SIGKILL ends it either way)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        os.kill(process.pid, signal.SIGSTOP)
+        if condition():
+            return
+        resume(process)
+        assert time.monotonic() < deadline, f"timed out after {seconds} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def resume(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGCONT)
+
+
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     redis.Redis.from_url(redis_url).flushdb()

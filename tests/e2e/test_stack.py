@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack, tiny_spec
+from tests.e2e.conftest import Stack, pause_when, tiny_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,8 @@ def test_cancel_a_running_run(stack: Stack):
 def test_killed_worker_run_resumes_from_its_checkpoint(stack: Stack):
     worker = stack.start_worker()
     run_id = stack.client.submit(tiny_spec(epochs=8))["id"]
-    stack.wait_for(lambda: stack.client.get(run_id)["epoch"] >= 2, "two epochs", 120)
+    # Held at two epochs (SIGSTOP): the kill comes mid-run on any machine speed.
+    pause_when(worker, lambda: stack.client.get(run_id)["epoch"] >= 2, "two epochs")
     before = stack.client.metrics(run_id, keys=["val/top1"])["val/top1"]
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)

@@ -1,0 +1,114 @@
+"""SoftMatch (Chen et al. 2023, arXiv:2301.10921), as USB's ``softmatch``.
+
+FixMatch with a soft weight per sample in place of the 0/1 mask. With momentum m (0.999) and the
+weak view's probabilities p:
+  uniform alignment (UA): p̂_t ← m·p̂_t + (1 − m)·mean(p) (the first batch's mean to start),
+      p ← normalise(p · (1/C) / p̂_t) (with USB's +1e-6 in both);
+  μ_t ← m·μ_t + (1 − m)·mean(max p),  σ²_t ← m·σ²_t + (1 − m)·var(max p) (unbiased; μ₀ = 1/C,
+      σ²₀ = 1);
+  weight = exp(−min(max p − μ_t, 0)² / (2σ²_t / n_sigma²)): 1 above the mean, a truncated
+      Gaussian below it.
+Loss = CE(x, y) + λu·mean(weight·CE(strong, ŷ)), ŷ = argmax of the weak view's *unaligned*
+prediction (as USB). ``train/mask_ratio`` is the mean weight (USB's util_ratio).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.losses import masked_cross_entropy
+
+
+class DistributionAlignment:
+    """p ← normalise(p · target / p̂), p̂ ← m·p̂ + (1 − m)·mean(p) updated with the batch first
+    (the first batch's mean to start): USB's ``DistAlignEMAHook``, +1e-6 in both. The target is
+    uniform (SoftMatch) or the labeled class distribution (ReMixMatch; uniform here too, as
+    matchlab's labeled sets are class-balanced)."""
+
+    def __init__(self, num_classes: int, momentum: float, device: torch.device) -> None:
+        self.momentum = momentum
+        self.target = torch.full((num_classes,), 1.0 / num_classes, device=device)
+        self.class_mean = self.target.clone()
+        self.started = torch.zeros((), dtype=torch.bool, device=device)
+
+    @torch.no_grad()
+    def __call__(self, probs: Tensor) -> Tensor:
+        m, batch_mean = self.momentum, probs.mean(dim=0)
+        self.class_mean = torch.where(
+            self.started, m * self.class_mean + (1 - m) * batch_mean, batch_mean
+        )
+        self.started = torch.ones_like(self.started)
+        aligned = probs * (self.target + 1e-6) / (self.class_mean + 1e-6)
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"class_mean": self.class_mean, "started": self.started}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value.to(getattr(self, name).device))
+
+
+class TruncatedGaussianWeight:
+    """μ_t and σ²_t on the device; saved in checkpoints."""
+
+    def __init__(
+        self, num_classes: int, momentum: float, n_sigma: float, device: torch.device
+    ) -> None:
+        self.momentum, self.n_sigma = momentum, n_sigma
+        self.mean = torch.full((), 1.0 / num_classes, device=device)
+        self.variance = torch.ones((), device=device)
+
+    @torch.no_grad()
+    def weights(self, probs: Tensor) -> Tensor:
+        m, confidence = self.momentum, probs.max(dim=1).values
+        self.mean = m * self.mean + (1 - m) * confidence.mean()
+        # One sample has no unbiased variance (NaN): it leaves the estimate as it was.
+        batch_variance = confidence.var(unbiased=True) if len(confidence) > 1 else self.variance
+        self.variance = m * self.variance + (1 - m) * batch_variance
+        below = (confidence - self.mean).clamp(max=0.0)
+        return torch.exp(-(below**2) / (2 * self.variance / self.n_sigma**2))
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"mean": self.mean, "variance": self.variance}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value.to(getattr(self, name).device))
+
+
+class SoftMatch(Algorithm):
+    def __init__(self, spec, num_classes, num_unlabeled, device) -> None:  # noqa: ANN001
+        super().__init__(spec, num_classes, num_unlabeled, device)
+        self.alignment = DistributionAlignment(num_classes, self.hp.ema_momentum, device)
+        self.weighting = TruncatedGaussianWeight(
+            num_classes, self.hp.ema_momentum, self.hp.n_sigma, device
+        )
+
+    def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
+        b = batch.x.shape[0]
+        u_weak, u_strong = batch.u_views
+        logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
+        logits_weak, logits_strong = logits[b:].chunk(2)
+
+        loss_x = F.cross_entropy(logits[:b].float(), batch.y)
+        probs = F.softmax(logits_weak.detach().float(), dim=1)
+        aligned = self.alignment(probs) if self.hp.uniform_alignment else probs
+        weight = self.weighting.weights(aligned)
+        pseudo_labels = probs.argmax(dim=1)
+        loss_u = masked_cross_entropy(logits_strong, pseudo_labels, weight)
+        loss = loss_x + self.hp.unlabeled_weight * loss_u
+
+        used, correct = pseudo_label_stats(weight, pseudo_labels, batch.u_true)
+        lam = self._full(self.hp.unlabeled_weight)
+        return StepOutput(loss, loss_x.detach(), loss_u.detach(), lam, used, correct, len(weight))
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {**self.weighting.state_dict(), **self.alignment.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.weighting.load_state_dict({k: state[k] for k in ("mean", "variance")})
+        self.alignment.load_state_dict({k: state[k] for k in ("class_mean", "started")})

@@ -1,0 +1,73 @@
+"""UDA (Xie et al. 2020, arXiv:1904.12848), as USB's ``uda``.
+
+One forward over [labeled; unlabeled weak; unlabeled strong] (USB's ``use_cat``). The weak view's
+prediction, sharpened with temperature τ (softmax(z/τ), τ = 0.4), is the soft target of the strong
+view where the unsharpened confidence reaches β (0.8): loss_u = mean(mask·CE(strong, target)), the
+mean over the whole unlabeled batch; CE against a fixed target has the gradient of the paper's KL.
+USB passes probabilities with ``softmax=False`` to its target hook, which then skips the
+sharpening; matchlab sharpens, as the paper.
+
+Training signal annealing (TSA, optional as in USB): a labeled sample whose top probability
+exceeds η_t is left out of the labeled loss, η_t = α_t·(1 − 1/K) + 1/K with
+α_t = t/T (linear), exp(5(t/T − 1)) (exp) or 1 − exp(−5t/T) (log); the labeled loss is the mean
+over the whole labeled batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.losses import masked_soft_cross_entropy
+from ssl_core.thresholds import fixed_mask
+
+SCHEDULES = {
+    "linear": lambda progress: progress,
+    "exp": lambda progress: math.exp((progress - 1) * 5),
+    "log": lambda progress: 1 - math.exp(-progress * 5),
+}
+
+
+def tsa_threshold(schedule: str, step: int, total_steps: int, num_classes: int) -> float:
+    """η_t of training signal annealing; 1 (nothing left out) with the schedule ``none``."""
+    if schedule == "none":
+        return 1.0
+    alpha = SCHEDULES[schedule](step / total_steps)
+    return alpha * (1 - 1 / num_classes) + 1 / num_classes
+
+
+def uda_targets(
+    logits_weak: Tensor, threshold: float, temperature: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(mask, sharpened soft targets, argmax) from the weak view's logits, without gradient."""
+    logits = logits_weak.detach().float()
+    mask, pseudo_labels = fixed_mask(F.softmax(logits, dim=1), threshold)
+    return mask, F.softmax(logits / temperature, dim=1), pseudo_labels
+
+
+class UDA(Algorithm):
+    def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
+        b = batch.x.shape[0]
+        u_weak, u_strong = batch.u_views
+        logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
+        logits_x = logits[:b].float()
+        logits_weak, logits_strong = logits[b:].chunk(2)
+
+        eta = tsa_threshold(self.hp.tsa_schedule, step, self.total_steps, self.num_classes)
+        confident = F.softmax(logits_x.detach(), dim=1).max(dim=1).values
+        keep_x = (confident <= eta).float()
+        loss_x = (F.cross_entropy(logits_x, batch.y, reduction="none") * keep_x).mean()
+
+        mask, targets, pseudo_labels = uda_targets(
+            logits_weak, self.hp.threshold, self.hp.temperature
+        )
+        loss_u = masked_soft_cross_entropy(logits_strong, targets, mask)
+        loss = loss_x + self.hp.unlabeled_weight * loss_u
+
+        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        weight = self._full(self.hp.unlabeled_weight)
+        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(mask))

@@ -1,0 +1,18 @@
+"""Every built-in algorithm can be put next to a published number for CIFAR-10 with 40 labels."""
+
+from __future__ import annotations
+
+from ssl_core.catalog import BUILTIN_ALGORITHMS
+from ssl_core.references import find
+
+
+def test_every_builtin_algorithm_has_a_published_cifar10_40_reference():
+    published = {r.algorithm for r in find("cifar10", 40)}
+    assert set(BUILTIN_ALGORITHMS) <= published
+
+
+def test_usb_rows_of_the_new_baselines_are_the_csv_values():
+    # results/classic_cv.csv of microsoft/Semi-supervised-learning, column cifar10_40
+    usb = {r.algorithm: r.top1 for r in find("cifar10", 40) if r.source.startswith("USB classic")}
+    assert usb == {"pseudolabel": 23.71, "meanteacher": 23.07, "pimodel": 24.44,
+                   "remixmatch": 85.5, "uda": 91.99, "freematch": 95.03, "softmatch": 94.94}  # fmt: skip
