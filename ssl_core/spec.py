@@ -233,7 +233,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_batch_size": 1024,
         # No weak_augment here: the dataset's default is the papers' (crop + flip; crop only on
         # SVHN, whose flip the papers leave out).
-        "hparams": {"rampup_iters": 16384},
+        # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (issue 13).
+        "hparams": {"rampup_iters": 16384, "threshold_warmup": True},
     },
     # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
     # takes int(128 / 10) = 12 per class, so 120), 128 iterations × 5 epochs,
@@ -254,6 +255,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "rampup_iters": 640,
             "temperature": 0.5,
             "bn_stats_every_pass": True,  # the seed updated BatchNorm statistics on every pass
+            "threshold_warmup": True,  # FlexMatch as before issue 13, so these runs stay the same
         },
     },
 }

@@ -77,6 +77,16 @@ def test_presets():
         build_spec({"algorithm": "mixmatch"}, "fast")
 
 
+def test_flexmatch_warmup_is_off_by_default_and_on_in_the_presets():
+    """600 CPU steps never leave FlexMatch's warm-up (docs/STUDY_fashion_mnist_40.md): off by
+    default; the paper's setting in `paper`, and `tutorial` runs stay as they were."""
+    assert build_spec({"algorithm": "flexmatch"}).hparams.threshold_warmup is False
+    for preset in ("paper", "tutorial"):
+        spec = build_spec({"algorithm": "flexmatch", "dataset": "cifar10"}, preset)
+        assert spec.hparams.threshold_warmup is True
+    assert not hasattr(build_spec({"algorithm": "fixmatch"}, "paper").hparams, "threshold_warmup")
+
+
 def test_dotted_keys_round_trip():
     values = set_dotted({"algorithm": "mixmatch"}, "hparams.fixed_mixup_lambda", 0.3)
     spec = RunSpec.model_validate(values)
