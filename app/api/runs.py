@@ -20,6 +20,7 @@ from app.live import notify
 from app.queue import enqueue
 from app.store import crud, edits
 from app.store.edits import MAX_BULK, MAX_TAGS
+from app.store.filters import column_values, parse_columns
 from app.store.models import Run, Status
 from app.store.schemas import RunOut, RunPage
 from ssl_core.catalog import ALGORITHMS, DATASETS
@@ -86,6 +87,12 @@ def list_runs(
         "'hparams.threshold >= 0.9 and test_top1_at_best_val > 90' (docs/CONTRACTS.md)",
     ),
     tag: list[str] = Query([], max_length=100, description="runs with this tag (repeatable)"),
+    columns: str | None = Query(
+        None,
+        max_length=2000,
+        description="comma-separated spec fields and summary metrics: each item gains them "
+        "under `values` (e.g. hparams.threshold,test_top1_at_best_val)",
+    ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> RunPage:
@@ -101,7 +108,11 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
+    chosen = parse_columns(columns)
     items = [RunOut.of(run, brief=True) for run in runs]
+    if chosen:
+        for item, run in zip(items, runs, strict=True):
+            item.values = column_values(run, chosen)
     return RunPage(items=items, total=total, limit=limit, offset=offset)
 
 

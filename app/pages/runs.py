@@ -18,6 +18,7 @@ from app.pages.figures import run_charts
 from app.pages.render import local_path, redirect, render, with_query
 from app.queue import enqueue
 from app.store import crud, edits
+from app.store.filters import column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.schemas import RunOut
@@ -56,6 +57,10 @@ def static_file(name: str, request: Request) -> Response:
     return assets.serve(name, request)
 
 
+def _column_sort(name: str) -> Any:
+    return lambda run: sort_key((run.values or {}).get(name))
+
+
 def _one(value: str | None, valid: Any) -> str:
     return value if value in valid else ""
 
@@ -71,6 +76,7 @@ def runs_page(
     q: str | None = None,
     where: str | None = None,
     tag: str | None = None,
+    columns: str | None = None,
     sort: str = "created",
     order: str = "desc",
     page: str = "1",
@@ -84,6 +90,7 @@ def runs_page(
         "q": (q or "").strip()[:200],
         "where": (where or "").strip()[:2000],
         "tag": (tag or "").strip()[:40],
+        "columns": (columns or "").strip()[:2000],
     }
     query = {
         "status": [filters["status"]] if filters["status"] else [],
@@ -94,16 +101,20 @@ def runs_page(
         "tags": [filters["tag"]] if filters["tag"] else [],
         "limit": MAX_LISTED,
     }
-    where_error = None
+    where_error, chosen = None, []
     try:
+        chosen = parse_columns(filters["columns"])
         rows, total = crud.list_runs(session, **query, where=filters["where"] or None)
     except crud.InvalidInput as exc:
         where_error = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
         rows, total = [], 0
     runs = [RunOut.of(run, brief=True) for run in rows]
-    sort = sort if sort in SORTS else "created"
+    for out, row in zip(runs, rows, strict=True):
+        out.values = column_values(row, chosen)
+    sorts = {**SORTS, **{name: _column_sort(name) for name in chosen}}
+    sort = sort if sort in sorts else "created"
     descending = order != "asc"
-    runs.sort(key=SORTS[sort], reverse=descending)
+    runs.sort(key=sorts[sort], reverse=descending)
     pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
     current = min(max(parse_int(page, "page", 1) if page.strip() else 1, 1), pages)
     shown = runs[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
@@ -120,6 +131,7 @@ def runs_page(
         "runs.html",
         422 if where_error else 200,
         where_error=where_error,
+        columns=chosen,
         runs=shown,
         total=total,
         truncated=total > MAX_LISTED,

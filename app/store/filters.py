@@ -145,3 +145,32 @@ def parse_where(where: str | None, field: str = "where") -> list[Clause]:
 
 def matches_all(run: Run, clauses: list[Clause]) -> bool:
     return all(clause.matches(run) for clause in clauses)
+
+
+def parse_columns(columns: str | None, field: str = "columns") -> list[str]:
+    """Extra table columns: spec fields and summary metrics, comma-separated, each known."""
+    names = list(dict.fromkeys(c.strip() for c in (columns or "").split(",") if c.strip()))
+    known = spec_fields() | set(SUMMARY_FIELDS)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        message = (
+            f"unknown column {unknown[0][:80]!r}; use spec fields (e.g. lr, hparams.threshold) "
+            f"or summary metrics ({', '.join(SUMMARY_FIELDS)})"
+        )
+        raise InvalidInput([{"field": field, "message": message}])
+    if len(names) > MAX_CLAUSES:
+        raise InvalidInput([{"field": field, "message": f"at most {MAX_CLAUSES} columns"}])
+    return names
+
+
+def column_values(run: Run, columns: list[str]) -> dict[str, Any]:
+    return {name: _value_of(run, name) for name in columns}
+
+
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers, then text, then missing values: one order for mixed columns."""
+    if _number(value):
+        return (0, value)
+    if value is None:
+        return (2, "")
+    return (1, str(value).lower())

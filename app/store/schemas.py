@@ -45,6 +45,9 @@ class RunOut(BaseModel):
     cancel_requested: bool
     recoveries: int = Field(description="times it was resumed after its worker died")
     tags: list[str] = Field(default_factory=list)
+    values: dict[str, Any] | None = Field(
+        None, description="the columns asked for with ?columns= (spec fields, summary metrics)"
+    )
     environment: dict[str, Any] | None = Field(
         None,
         description="what produced the run: matchlab_version, git_commit, git_dirty, python, "

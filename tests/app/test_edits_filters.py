@@ -159,3 +159,23 @@ def test_a_retried_sweep_with_the_same_key_is_made_once(client):
     assert client.get("/api/runs").json()["total"] == 2
     other = client.post("/api/sweeps", json={**body, "grid": {"lr": [0.5]}}, headers=key)
     assert other.status_code == 422 and other.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
+def test_chosen_columns_show_sort_and_come_back_from_the_api(settings, client, grid):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    body = client.get("/api/runs", params={"columns": "hparams.threshold,test_top1_at_best_val"})
+    values = {r["name"]: r["values"] for r in body.json()["items"]}
+    assert values["t90"] == {"hparams.threshold": 0.9, "test_top1_at_best_val": 91.5}
+    assert values["mm"] == {"hparams.threshold": None, "test_top1_at_best_val": None}
+    bad = client.get("/api/runs", params={"columns": "nope"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "columns"
+    with TestClient(create_app(settings)) as pages:
+        html = pages.get("/", params={"columns": "hparams.threshold", "sort": "hparams.threshold",
+                                      "order": "asc"}).text  # fmt: skip
+    assert "hparams.threshold ↑" in html  # a sortable header, in the URL's order
+    body = html[html.index('id="runs-body"') :]
+    order = sorted(("t80", "t90", "t95", "mm"), key=lambda n: body.index(f">{n}</a>"))
+    assert order == ["t80", "t90", "t95", "mm"]  # numbers, then missing
