@@ -273,6 +273,23 @@ def delete_sweep(
     return redirect("/")
 
 
+@router.post("/runs/{run_id}/edit", response_model=None)
+def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> Response:
+    """The run page's Edit form: name, notes and tags (comma-separated), at any time."""
+    run = _find_run(session, run_id)
+    if run is None:
+        return not_found(request, f"Run {run_id}")
+    tags = [t.strip() for t in str(form.get("tags") or "").split(",") if t.strip()]
+    changes = {"name": str(form.get("name") or ""), "notes": str(form.get("notes") or ""),
+               "tags": tags}  # fmt: skip
+    try:
+        edits.edit_run(session, run, changes)
+    except crud.InvalidInput as exc:
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+        return render(request, "message.html", 422, title="Not saved", message=message)
+    return redirect(f"/runs/{run_id}")
+
+
 @router.post("/runs/{run_id}/cancel", response_model=None)
 def cancel(
     request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int

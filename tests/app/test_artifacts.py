@@ -80,3 +80,19 @@ def test_the_environment_shows_on_the_run_page_and_differences_on_compare(pages,
     compare = pages.get(f"/compare?runs={a},{b}").text
     assert 'id="env-differs"' in compare and "torch" in compare
     assert '<th class="env" title="the runs\' environments differ here">host</th>' not in compare
+
+
+def test_the_run_page_edits_name_notes_and_tags(pages):
+    run_id = pages.post("/api/runs", json={"algorithm": "fixmatch", "name": "a"}).json()["id"]
+    assert 'id="run-edit"' in pages.get(f"/runs/{run_id}").text
+    form = {"name": "renamed", "notes": "lr too high?", "tags": "ablation, , keep"}
+    assert pages.post(f"/runs/{run_id}/edit", data=form, follow_redirects=False).status_code == 303
+    run = pages.get(f"/api/runs/{run_id}").json()
+    assert (run["name"], run["spec"]["notes"], run["tags"]) == (
+        "renamed",
+        "lr too high?",
+        ["ablation", "keep"],
+    )
+    bad = pages.post(f"/runs/{run_id}/edit", data={**form, "name": ""})
+    assert bad.status_code == 422 and "name" in bad.text
+    assert pages.get(f"/api/runs/{run_id}").json()["name"] == "renamed"
