@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -174,7 +174,9 @@ class RunSink(Callback):
         step = self._step
         values: dict[str, Any] = {"heartbeat_at": utcnow()}
         if self._started:
-            values["step"] = step
+            # Never backwards: the epoch's end (another thread) may have written a later step
+            # between our read of it and this write.
+            values["step"] = case((col(Run.step) < step, step), else_=col(Run.step))
         with Session(self.engine) as session:
             session.exec(update(Run).where(col(Run.id) == self.run_id).values(**values))
             row = session.exec(
