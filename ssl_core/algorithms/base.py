@@ -87,6 +87,16 @@ class Algorithm:
         return min(step / (share * self.total_steps), 1.0)
 
 
+def labeled_weak_strong(model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits of the labeled, weak and strong images from one forward pass over all of them
+    (BatchNorm sees the three together, as in FixMatch and USB): (B, C), (μB, C), (μB, C)."""
+    b = batch.x.shape[0]
+    u_weak, u_strong = batch.u_views
+    logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
+    logits_weak, logits_strong = logits[b:].chunk(2)
+    return logits[:b], logits_weak, logits_strong
+
+
 def pseudo_label_stats(
     mask: Tensor, pseudo_labels: Tensor, true: Tensor | None
 ) -> tuple[Tensor, Tensor]:

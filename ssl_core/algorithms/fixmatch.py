@@ -12,7 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.algorithms.base import (
+    Algorithm,
+    Batch,
+    StepOutput,
+    labeled_weak_strong,
+    pseudo_label_stats,
+)
 from ssl_core.losses import masked_cross_entropy
 from ssl_core.thresholds import fixed_mask
 
@@ -23,11 +29,7 @@ class FixMatch(Algorithm):
         return fixed_mask(probs, self.hp.threshold)
 
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
-        b = batch.x.shape[0]
-        u_weak, u_strong = batch.u_views
-        logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
-        logits_x = logits[:b]
-        logits_weak, logits_strong = logits[b:].chunk(2)
+        logits_x, logits_weak, logits_strong = labeled_weak_strong(model, batch)
 
         loss_x = F.cross_entropy(logits_x.float(), batch.y)
         probs = F.softmax(logits_weak.detach().float(), dim=1)

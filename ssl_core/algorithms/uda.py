@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.algorithms.base import (
+    Algorithm,
+    Batch,
+    StepOutput,
+    labeled_weak_strong,
+    pseudo_label_stats,
+)
 from ssl_core.losses import masked_soft_cross_entropy
 from ssl_core.thresholds import fixed_mask
 
@@ -51,11 +56,8 @@ def uda_targets(
 
 class UDA(Algorithm):
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
-        b = batch.x.shape[0]
-        u_weak, u_strong = batch.u_views
-        logits = model(torch.cat([batch.x, u_weak, u_strong]))  # (B + 2μB, classes)
-        logits_x = logits[:b].float()
-        logits_weak, logits_strong = logits[b:].chunk(2)
+        logits_x, logits_weak, logits_strong = labeled_weak_strong(model, batch)
+        logits_x = logits_x.float()
 
         eta = tsa_threshold(self.hp.tsa_schedule, step, self.total_steps, self.num_classes)
         confident = F.softmax(logits_x.detach(), dim=1).max(dim=1).values
