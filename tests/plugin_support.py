@@ -17,7 +17,8 @@ EXAMPLE = ROOT / "examples" / "matchlab-pseudolabel-plus"
 def install_example_plugin(target: Path) -> Path:
     """``pip install`` the example into ``target`` (offline, no dependencies); returns it."""
     source = target.parent / "source"
-    shutil.copytree(EXAMPLE, source)  # building writes build/ and *.egg-info next to the code
+    # Building writes build/ and *.egg-info next to the code: a copy, without any old ones.
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
          "--no-build-isolation", "--target", str(target), str(source)],
