@@ -7,7 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Response, status
+from fastapi import Depends, Header, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -86,6 +86,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 FormDep = Annotated[FormData, Depends(read_form)]
+# A retried POST /api/runs or /api/sweeps with the same key returns what the first one made.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a retry with the same key returns the first result (200) instead of a new one",
+    ),
+]
 
 
 NOT_QUEUED = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, Field
 
 from app.deps import (
     MAX_ID,
     NOT_QUEUED,
+    IdempotencyKey,
     RunId,
     SessionDep,
     SessionRoute,
@@ -53,13 +54,7 @@ def submit_run(
     response: Response,
     spec: dict[str, Any] = Body(..., examples=[{"algorithm": "fixmatch", "num_labels": 40}]),
     preset: str | None = Query(None, description="paper or tutorial, applied under the spec"),
-    idempotency_key: str | None = Header(
-        None,
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="a retry with the same key returns the first run (200) instead of a new one",
-    ),
+    idempotency_key: IdempotencyKey = None,
 ) -> RunOut:
     """Validate the spec, store the run, then queue it for a worker (202 if Redis is away)."""
     run, created = crud.submit_run(session, spec, preset, idempotency_key)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.deps import (
     MAX_ID,
     NOT_QUEUED,
+    IdempotencyKey,
     SessionDep,
     SessionRoute,
     SettingsDep,
@@ -40,13 +41,7 @@ def submit_sweep(
     settings: SettingsDep,
     response: Response,
     body: SweepIn,
-    idempotency_key: str | None = Header(
-        None,
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="a retry with the same key returns the first sweep (200) instead of a new one",
-    ),
+    idempotency_key: IdempotencyKey = None,
 ) -> SweepOut:
     """Every combination of the grid's values and the seeds becomes a run.
 
