@@ -38,7 +38,9 @@ def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]
             half = s["std"]
             if band == "ci95" and s["ci95"] is not None:
                 half = (s["ci95"][1] - s["ci95"][0]) / 2
-            cells[metric] = {"mean": s["mean"], "half": half, "n": s["n"], "ci95": s["ci95"]}
+            cells[metric] = {
+                "mean": s["mean"], "std": s["std"], "half": half, "n": s["n"], "ci95": s["ci95"],
+            }  # fmt: skip
         rows.append({"group": name, "runs": group["runs"], "cells": cells, "stats": group["stats"]})
     for metric in STAT_METRICS:
         means = [r["cells"][metric]["mean"] for r in rows if r["cells"][metric]["mean"] is not None]
@@ -91,16 +93,12 @@ def to_csv(data: dict[str, Any], band: str = "std") -> str:
         header += [f"{metric}_mean", f"{metric}_std", f"{metric}_ci95_low", f"{metric}_ci95_high"]
     header += ["metric", "baseline", "diff", "diff_ci95_low", "diff_ci95_high", "p_value", "paired"]
     writer.writerow(header)
-    run_by_id = {run["id"]: run for run in data["runs"]}
-    groups = [(g["name"], [run_by_id[i] for i in g["runs"]]) for g in data["groups"]]
-    per_metric = {m: group_stats(groups, m, None) for m in STAT_METRICS}
-    for group in data["groups"]:
-        row: list[Any] = [group["name"], group["stats"]["n"], " ".join(map(str, group["runs"]))]
-        for metric in STAT_METRICS:
-            s = per_metric[metric][group["name"]]
-            ci = s["ci95"] or [None, None]
-            row += [s["mean"], s["std"], ci[0], ci[1]]
-        st = group["stats"]
+    for result in results_rows(data, band):
+        row: list[Any] = [result["group"], result["stats"]["n"], " ".join(map(str, result["runs"]))]
+        for cell in result["cells"].values():
+            ci = cell["ci95"] or [None, None]
+            row += [cell["mean"], cell["std"], ci[0], ci[1]]
+        st = result["stats"]
         dci = st.get("diff_ci95") or [None, None]
         row += [data["metric"], data.get("baseline") or "", st.get("diff_vs_baseline"), dci[0],
                 dci[1], st.get("p_value"), st.get("paired")]  # fmt: skip
