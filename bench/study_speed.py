@@ -54,7 +54,7 @@ def base_spec(args: argparse.Namespace) -> dict[str, Any]:
         "net": "cnn_small",
         "epochs": args.epochs,
         "iters_per_epoch": args.iters,
-        "device": "cpu",
+        "device": args.device,
     }
 
 
@@ -199,6 +199,7 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1", help="seeds per λu (5 λu values)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--iters", type=int, default=20, help="steps per epoch")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     cores = usable_cores()
@@ -211,7 +212,7 @@ def main() -> int:
     print(
         f"# study_speed {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC | {cores} cores | "
         f"load {os.getloadavg()[0]:.2f} | MixMatch digits-40, λu {list(LAMBDAS)} × seeds {seeds} "
-        f"= {len(LAMBDAS) * len(seeds)} runs of {args.epochs}×{args.iters} steps"
+        f"= {len(LAMBDAS) * len(seeds)} runs of {args.epochs}×{args.iters} steps on {args.device}"
     )
     stack = Stack(home, redis_url)
     rounds: list[dict] = []
