@@ -97,6 +97,33 @@ def test_meanteacher_without_a_teacher_says_so():
         )
 
 
+def test_meanteacher_with_the_students_weights_is_the_pimodel():
+    # A teacher equal to the student (EMA decay 0) must give the Π-model's step exactly: same
+    # batch-statistics target, same loss, and neither pass moves BatchNorm's running statistics.
+    # (A teacher run in eval mode would use running statistics instead and differ.)
+    import copy
+
+    from ssl_core.nets import build_net
+
+    torch.manual_seed(0)
+    student = build_net("cnn_small", 10, 1).train()
+    views = [torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)]
+    b = Batch(
+        torch.randn(4, 1, 8, 8), torch.arange(4), views, torch.arange(8), torch.zeros(8).long()
+    )
+    spec = {"epochs": 10, "iters_per_epoch": 10}
+    pi = build_algorithm(RunSpec.model_validate({"algorithm": "pimodel", **spec}), 10, 100, CPU)
+    mt = build_algorithm(RunSpec.model_validate({"algorithm": "meanteacher", **spec}), 10, 100, CPU)
+    mt.teacher = copy.deepcopy(student).eval()
+    teacher_stats = [t.clone() for t in mt.teacher.buffers()]
+    pi_out = pi.step(copy.deepcopy(student), b, step=100)
+    mt_out = mt.step(copy.deepcopy(student), b, step=100)
+    assert mt_out.loss_u.item() == pytest.approx(pi_out.loss_u.item(), rel=1e-5)
+    assert mt_out.loss_x.item() == pytest.approx(pi_out.loss_x.item(), rel=1e-6)
+    assert all(torch.equal(a, t) for a, t in zip(teacher_stats, mt.teacher.buffers(), strict=True))
+    assert mt.teacher.training is False
+
+
 def test_trainer_gives_mean_teacher_the_evaluated_ema():
     from ssl_core.trainer import Trainer
 
