@@ -255,7 +255,7 @@ class Trainer:
             metrics.update(evaluate(self.eval_model, self.data, self.spec.eval_batch_size))
         compiling_after = compile_seconds() if compiling_before is not None else None
         if compiling_after is not None:
-            # Included in the epoch's wall clock (train/imgs_per_s) too: it is what the run took.
+            # The steps' share of it is in train/imgs_per_s too: that is what those steps took.
             metrics[keys.COMPILE_SECONDS] = compiling_after - compiling_before
         keys.check_finite(metrics, *steps)
         for key in list(metrics):  # table keys that do not apply to this algorithm stay absent
