@@ -160,7 +160,8 @@ def big_compare(settings: Settings, runs: int, epochs: int, repeats: int) -> dic
         "/compare": f"/compare?runs={ids}",
     }
     out = {}
-    with TestClient(create_app(settings)) as client:
+    # The app answers only to its allowed hosts (127.0.0.1 by default), not to "testserver".
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         for name, url in urls.items():
             client.get(url).raise_for_status()  # warm-up
             times = []
