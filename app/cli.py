@@ -96,6 +96,16 @@ def client_for(args: argparse.Namespace) -> Client:
     return Client(args.url or get_settings().url, token=get_settings().api_token)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 1, got {text!r}")
+    return value
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from app.client import MatchlabError
 
@@ -167,12 +177,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import os
 
     from app.queue import QUEUE
+    from worker.slots import SLOTS_ENV, THREADS_ENV, plan_for_this_machine, pool_args
+
+    plan = plan_for_this_machine(args.slots)
+    print(f"matchlab worker: {plan.describe()}", flush=True)
+    # Pool processes inherit these: each training takes its thread budget (worker/slots.py).
+    os.environ[THREADS_ENV] = str(plan.threads)
+    os.environ[SLOTS_ENV] = str(plan.slots)
     from worker.celery_app import celery_app
 
     name = args.name or f"matchlab-{os.getpid()}@%h"
     celery_app.worker_main(
         [
-            "worker", "--pool=solo", "--concurrency=1", f"--loglevel={args.loglevel}",
+            "worker", *pool_args(plan), f"--loglevel={args.loglevel}",
             "--queues", QUEUE, "--hostname", name, "--without-gossip", "--without-mingle",
         ]
     )  # fmt: skip
@@ -182,7 +199,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from app.stack.launcher import up
 
-    return up(args.host, args.port, demo=args.demo)
+    return up(args.host, args.port, demo=args.demo, slots=args.slots)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,10 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(func=cmd_web)
 
     worker = commands.add_parser(
-        "worker", help="train queued runs, one at a time (one per GPU: set CUDA_VISIBLE_DEVICES)"
+        "worker", help="train queued runs, N at a time (one worker per GPU: CUDA_VISIBLE_DEVICES)"
     )
     worker.add_argument("--name", help="Celery node name (default matchlab-<pid>@<host>)")
     worker.add_argument("--loglevel", default="INFO")
+    for sub in (up, worker):
+        sub.add_argument(
+            "--slots", type=_positive_int, default=None, metavar="N",
+            help="trainings at once (default: from the cores, the GPU's free memory and the "
+            "nets waiting; each gets cores ÷ N threads)",
+        )  # fmt: skip
     worker.set_defaults(func=cmd_worker)
 
     commands.add_parser("train", help="one run in the foreground, no server (see train --help)")

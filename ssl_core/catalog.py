@@ -75,6 +75,12 @@ class NetEntry:
     # Rows (images) one training step may push through the net on one device: batch × (1 + μ ×
     # views). Beyond it a worker runs out of memory; the spec refuses it with this number.
     max_rows_per_step: int = 65_536
+    # How a worker packs runs of this net (worker/slots.py). ``cpu_threads``: threads one run
+    # uses to good effect on a CPU (a small net's ops are too small to share between cores);
+    # ``gpu_gib``: a planning estimate of one default-sized run's peak memory on a GPU (not a
+    # measurement; ``matchlab worker --slots N`` overrides the plan).
+    cpu_threads: int = 1
+    gpu_gib: float = 2.0
 
 
 MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
@@ -182,9 +188,30 @@ _BUILTIN_DATASETS = (
 )  # fmt: skip
 
 _BUILTIN_NETS = (
-    NetEntry("cnn_small", "small CNN", "ssl_core.nets.cnn:cnn_small", max_rows_per_step=65_536),
-    NetEntry("wrn_28_2", "WideResNet-28-2", "ssl_core.nets.wrn:wrn_28_2", max_rows_per_step=16_384),
-    NetEntry("wrn_28_8", "WideResNet-28-8", "ssl_core.nets.wrn:wrn_28_8", max_rows_per_step=4_096),
+    NetEntry(
+        "cnn_small",
+        "small CNN",
+        "ssl_core.nets.cnn:cnn_small",
+        max_rows_per_step=65_536,
+        cpu_threads=1,
+        gpu_gib=2.0,
+    ),
+    NetEntry(
+        "wrn_28_2",
+        "WideResNet-28-2",
+        "ssl_core.nets.wrn:wrn_28_2",
+        max_rows_per_step=16_384,
+        cpu_threads=2,
+        gpu_gib=8.0,
+    ),
+    NetEntry(
+        "wrn_28_8",
+        "WideResNet-28-8",
+        "ssl_core.nets.wrn:wrn_28_8",
+        max_rows_per_step=4_096,
+        cpu_threads=4,
+        gpu_gib=32.0,
+    ),
 )
 
 

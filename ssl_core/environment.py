@@ -59,6 +59,7 @@ def software() -> dict[str, Any]:
         "torchvision": torchvision.__version__,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
     }
 
 

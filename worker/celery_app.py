@@ -1,21 +1,31 @@
-"""The Celery app: one run at a time per worker process, acknowledged on receipt.
+"""The Celery app: one run per pool process (a worker's *slot*), acknowledged on receipt.
 
 Training lasts hours, so the message is acknowledged as soon as it arrives (no late ack: Redis
 would redeliver an unacknowledged message after its visibility timeout and the run would train
 twice). A worker that dies mid-run is covered by the database instead: its heartbeat goes stale
 and the next worker to start resumes the run from its checkpoint (worker/recovery.py).
 
-One worker per GPU: ``CUDA_VISIBLE_DEVICES=0 matchlab worker``, ``CUDA_VISIBLE_DEVICES=1 ...``.
+A worker holds ``--slots N`` trainings at once (worker/slots.py): with N > 1 Celery's prefork
+pool runs N processes, each training one run with its own thread budget; with N = 1 the solo pool
+trains in the worker process itself. One worker per GPU: ``CUDA_VISIBLE_DEVICES=0 matchlab
+worker``, ``CUDA_VISIBLE_DEVICES=1 ...``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import socket
 import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import (
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 from app.config import get_settings
 from app.queue import QUEUE
@@ -32,15 +42,33 @@ celery_app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 
-# Set when the worker is asked to stop: the running training stops at its next step and goes
-# back to the queue (keeping its checkpoint) instead of holding the shutdown for hours.
-SHUTDOWN = threading.Event()
+# Set when the worker is asked to stop: the running trainings stop at their next step and go back
+# to the queue (keeping their checkpoints) instead of holding the shutdown for hours. A process-
+# shared event: the main process sets it, the pool processes it forked see it.
+SHUTDOWN = multiprocessing.get_context("fork").Event()
+# This process's slot (1-based): the pool process's index + 1; 1 in a solo worker.
+SLOT = 1
 _background: list[threading.Event] = []  # stop flags of the presence and watchdog threads
 
 
 @worker_shutting_down.connect
 def _on_shutting_down(**_: Any) -> None:
     SHUTDOWN.set()
+
+
+@worker_process_init.connect
+def _on_pool_process_start(**_: Any) -> None:
+    """In each prefork pool process: learn the slot, drop the parent's database connections and
+    die with the worker (its run is then resumed from its checkpoint by a live worker)."""
+    global SLOT
+    from billiard.process import current_process
+
+    from app.stack.children import die_with_parent
+    from app.store.db import after_fork
+
+    SLOT = int(getattr(current_process(), "index", 0) or 0) + 1
+    after_fork()
+    die_with_parent(signal.SIGKILL)
 
 
 @worker_ready.connect

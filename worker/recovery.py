@@ -69,7 +69,7 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
         stale = session.exec(select(Run).where(Run.status == Status.running, stale_beat)).all()
         for run in stale:
             status, error = _verdict(run, settings)
-            values: dict = {"status": status, "worker": None}
+            values: dict = {"status": status, "worker": None, "slot": None}
             if status == Status.queued:
                 values.update(recoveries=run.recoveries + 1, enqueued_at=utcnow())
             else:

@@ -42,8 +42,11 @@ def _ssl_core_train() -> TrainFn:
     return train
 
 
-def claim_run(engine: Engine, run_id: int, worker_name: str) -> Run | None:
-    """queued → running, only if still queued and not cancelled; the run, or None."""
+def claim_run(engine: Engine, run_id: int, worker_name: str, slot: int | None = None) -> Run | None:
+    """queued → running, only if still queued and not cancelled; the run, or None.
+
+    ``slot``: which of the worker's slots trains it (worker/slots.py); its device is written
+    when training starts (``RunSink``)."""
     now = utcnow()
     with Session(engine, expire_on_commit=False) as session:
         claimed = session.exec(
@@ -53,7 +56,14 @@ def claim_run(engine: Engine, run_id: int, worker_name: str) -> Run | None:
                 col(Run.status) == Status.queued,
                 col(Run.cancel_requested).is_(False),
             )
-            .values(status=Status.running, heartbeat_at=now, clock_at=now, worker=worker_name)
+            .values(
+                status=Status.running,
+                heartbeat_at=now,
+                clock_at=now,
+                worker=worker_name,
+                slot=slot,
+                device=None,
+            )  # fmt: skip
         ).rowcount
         if not claimed:
             session.rollback()
@@ -117,15 +127,17 @@ def run_training(
     train: TrainFn | None = None,
     stop_event: threading.Event | None = None,
     worker_name: str | None = None,
+    slot: int | None = None,
 ) -> str | None:
     """Claim run ``run_id``, train it, record the outcome; the final status, None if not claimed.
 
     ``train`` defaults to ``ssl_core.train``; ``stop_event`` set (worker shutdown) stops at the
-    next step and puts the run back in the queue to resume from its checkpoint.
+    next step and puts the run back in the queue to resume from its checkpoint; ``slot`` is the
+    worker slot it trains in (shown on the runs page).
     """
     settings = settings or get_settings()
     engine = get_engine(settings)
-    run = claim_run(engine, run_id, worker_name or socket.gethostname())
+    run = claim_run(engine, run_id, worker_name or socket.gethostname(), slot)
     if run is None:
         log.info(
             "run %s is not queued (duplicate delivery, cancelled or deleted); skipping", run_id
@@ -151,7 +163,13 @@ def run_training(
         elif summary.get("stopped"):
             # Worker shutdown: back to the queue; the next worker resumes from the checkpoint.
             final = set_status(
-                engine, run_id, Status.queued, summary=summary, worker=None, enqueued_at=utcnow()
+                engine,
+                run_id,
+                Status.queued,
+                summary=summary,
+                worker=None,
+                slot=None,
+                enqueued_at=utcnow(),
             )
             if final is not None:
                 enqueue(settings.redis_url, run_id)

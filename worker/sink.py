@@ -95,6 +95,7 @@ class RunSink(Callback):
                     # Where it trains now (a resume may be on another host): host and worker
                     # name beside the trainer's record of code, software, device and data.
                     environment=self._environment(session, start) or Run.environment,
+                    device=(start.environment or {}).get("device") or Run.device,
                     epoch=start_epoch,
                     step=self._step,
                     total_steps=self._total_steps or Run.total_steps,
@@ -112,7 +113,8 @@ class RunSink(Callback):
         if not start.environment:
             return None
         worker = session.exec(select(Run.worker).where(col(Run.id) == self.run_id)).first()
-        return {**start.environment, "host": socket.gethostname(), "worker": worker}
+        slot = session.exec(select(Run.slot).where(col(Run.id) == self.run_id)).first()
+        return {**start.environment, "host": socket.gethostname(), "worker": worker, "slot": slot}
 
     def on_step(self, step: int, total_steps: int) -> None:
         self._step = step

@@ -134,7 +134,7 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
 
 
 # Environment fields that always differ between runs and say nothing about the result.
-ENV_NOISE = {"worker", "host", "git_diff_sha256"}
+ENV_NOISE = {"worker", "host", "slot", "git_diff_sha256"}
 
 
 def differing_environment(runs: list[dict[str, Any]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""``matchlab up``: Redis (if none answers), one worker and the web server, supervised together.
+"""``matchlab up``: Redis (if none answers), one worker (with as many slots as the machine holds)
+and the web server, supervised together.
 
 Children run in their own sessions, so a Ctrl-C reaches only this process, which then stops them
 in order: the worker first (its run goes back to the queue at the next step, keeping its
@@ -72,7 +73,7 @@ def submit_demo(url: str) -> None:
         print(f"demo: queued runs {ids}; compare them at {url}/compare?runs={ids}")
 
 
-def up(host: str, port: int, demo: bool = False) -> int:
+def up(host: str, port: int, demo: bool = False, slots: int | None = None) -> int:
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     get_engine(settings)  # create the tables once, before two processes race to
@@ -86,7 +87,8 @@ def up(host: str, port: int, demo: bool = False) -> int:
         env["MATCHLAB_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         print(f"no Redis at {settings.redis_url}; started an embedded one on port {redis_port}")
 
-    worker = _spawn(["worker"], env)
+    # The worker plans its slots from the cores, the GPU and the waiting nets (worker/slots.py).
+    worker = _spawn(["worker", *(["--slots", str(slots)] if slots else [])], env)
     web = _spawn(["web", "--host", host, "--port", str(port)], env)
     children = [worker, web]
     stopping = False

@@ -86,6 +86,13 @@ def _add_new_columns(engine: Engine) -> None:
                     index.create(connection, checkfirst=True)
 
 
+def after_fork() -> None:
+    """In a forked child: start fresh connection pools, leaving the parent's connections alone
+    (a connection must never be used by two processes)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
     """The process-wide engine for the settings' database (one per URL)."""
     url = (settings or get_settings()).db_url

@@ -92,6 +92,9 @@ class Run(SQLModel, table=True):
     cancel_requested: bool = False
     recoveries: int = 0  # times it was resumed after its worker died
     worker: str | None = None
+    # Where it trains (or last trained): the worker's slot (1-based) and the torch device.
+    slot: int | None = None
+    device: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = _time()
     finished_at: datetime | None = _time()

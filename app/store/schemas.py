@@ -44,6 +44,9 @@ class RunOut(BaseModel):
     heartbeat_at: datetime | None
     cancel_requested: bool
     recoveries: int = Field(description="times it was resumed after its worker died")
+    worker: str | None = Field(None, description="the worker training it (or that last did)")
+    slot: int | None = Field(None, description="that worker's slot (1-based) while it trains")
+    device: str | None = Field(None, description="the torch device it trains on, e.g. cpu, cuda:0")
     tags: list[str] = Field(default_factory=list)
     values: dict[str, Any] | None = Field(
         None, description="the columns asked for with ?columns= (spec fields, summary metrics)"
@@ -51,7 +54,8 @@ class RunOut(BaseModel):
     environment: dict[str, Any] | None = Field(
         None,
         description="what produced the run: matchlab_version, git_commit, git_dirty, python, "
-        "torch, torchvision, cuda, device_name, precision, host, worker, dataset_sha256",
+        "torch, torchvision, cuda, torch_threads, device_name, precision, host, worker, slot, "
+        "dataset_sha256",
     )
 
     @classmethod
@@ -78,6 +82,9 @@ class RunOut(BaseModel):
             heartbeat_at=as_utc(run.heartbeat_at),
             cancel_requested=run.cancel_requested,
             recoveries=run.recoveries,
+            worker=run.worker,
+            slot=run.slot,
+            device=run.device,
             tags=run.tags or [],
             environment=None if brief else run.environment,
         )

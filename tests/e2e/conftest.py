@@ -62,11 +62,14 @@ class Stack:
         self.spawn("web", "--port", str(self.port), log_name="web")
         self.wait_for(lambda: self._health() is not None, "the web server to answer", 30)
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, slots: int = 1) -> subprocess.Popen:
+        """A worker; one slot (the solo pool, training in the process the tests signal) unless
+        ``slots`` says otherwise."""
         before = {w["name"] for w in self._health()["workers"]}
         worker = self.spawn(
-            "worker", "--loglevel", "INFO", log_name=f"worker-{len(self.processes)}"
-        )
+            "worker", "--loglevel", "INFO", "--slots", str(slots),
+            log_name=f"worker-{len(self.processes)}",
+        )  # fmt: skip
         self.wait_for(
             lambda: {w["name"] for w in self._health()["workers"]} - before,
             "the worker to report in",
