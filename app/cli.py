@@ -179,7 +179,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.queue import QUEUE
     from worker.slots import SLOTS_ENV, THREADS_ENV, plan_for_this_machine, pool_args
 
-    plan = plan_for_this_machine(args.slots)
+    plan = plan_for_this_machine(args.slots, args.threads)
     print(f"matchlab worker: {plan.describe()}", flush=True)
     # Pool processes inherit these: each training takes its thread budget (worker/slots.py).
     os.environ[THREADS_ENV] = str(plan.threads)
@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
             help="trainings at once (default: from the cores, the GPU's free memory and the "
             "nets waiting; each gets cores ÷ N threads)",
         )  # fmt: skip
+    worker.add_argument(
+        "--threads", type=_positive_int, default=None, metavar="T",
+        help="torch threads per training (default: cores ÷ slots)",
+    )  # fmt: skip
     worker.set_defaults(func=cmd_worker)
 
     commands.add_parser("train", help="one run in the foreground, no server (see train --help)")

@@ -6,6 +6,7 @@
 # torch.compile applied to the model and to the floor's copy of it (the bench applies it: the
 # library has no compile switch yet), so the log shows where compile helps.
 # Target: a FixMatch WRN-28-2 μ=7 step <= 20 ms on one H100 (printed with the card's name).
+# Then bench/study_speed.py: runs/hour of a 10-run sweep, one slot against STUDY_SLOTS packed.
 #
 #   bash bench/gpu.sh                          # on a GPU machine
 #   DEVICE=cpu bash bench/gpu.sh --quick       # the same code paths on the CPU, in seconds
@@ -26,5 +27,11 @@ STEPS=${STEPS:-20}
   "$PY" bench/train_speed.py --device "$DEVICE" --steps "$STEPS" --warmup 3 "$@"
   "$PY" bench/train_speed.py --device "$DEVICE" --steps "$STEPS" --warmup 3 --compile "$@"
   "$PY" bench/augment_speed.py --device "$DEVICE" --rounds 50 "$@"
+  # Study throughput (issue 15): the λu sweep through the real stack, 1 slot vs N slots on the
+  # card, alternately, with the same-metrics check. STUDY_SLOTS defaults to 4 (MAX_GPU_SLOTS).
+  # (minutes on a CPU: skipped there unless STUDY=1).
+  if [ "$DEVICE" = cuda ] || [ -n "${STUDY:-}" ]; then
+    "$PY" bench/study_speed.py --device "$DEVICE" --slots "${STUDY_SLOTS:-4}" --pairs 1
+  fi
 } 2>&1 | tee "$OUT"
 echo "log: $OUT"

@@ -11,7 +11,10 @@ The plan (``plan_slots``) is a pure function of the machine and the nets waiting
 - CUDA: ``slots`` = free memory ÷ the largest waiting net's estimate (``NetEntry.gpu_gib``),
   at most ``MAX_GPU_SLOTS``; the CPU threads are shared out between them.
 
-``matchlab worker --slots N`` overrides the count; threads are then cores ÷ N.
+``matchlab worker --slots N`` overrides the count; threads are then cores ÷ N, unless
+``--threads T`` sets them too. Results are reproducible for a given seed, device and thread
+count: a run's slot never changes them, its thread count can (float sums reduce in another
+order, and training amplifies the last bits), so the thread count is in its environment record.
 """
 
 from __future__ import annotations
@@ -51,11 +54,24 @@ def plan_slots(
     nets: Iterable[str],
     cuda_free_gib: float | None = None,
     requested: int | None = None,
+    threads: int | None = None,
 ) -> SlotPlan:
     """The slot count and thread budget for a machine with ``cores`` usable cores and (when it
-    has a GPU) ``cuda_free_gib`` free on it, for runs of ``nets``; ``requested`` overrides."""
+    has a GPU) ``cuda_free_gib`` free on it, for runs of ``nets``; ``requested`` overrides the
+    slot count, ``threads`` the threads per training."""
     if requested is not None and requested < 1:
         raise ValueError(f"--slots must be at least 1, got {requested}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {threads}")
+    plan = _plan(cores, nets, cuda_free_gib, requested)
+    if threads is None:
+        return plan
+    return SlotPlan(plan.slots, threads, plan.device, f"{plan.reason}; threads asked for")
+
+
+def _plan(
+    cores: int, nets: Iterable[str], cuda_free_gib: float | None, requested: int | None
+) -> SlotPlan:
     cores = max(1, cores)
     entries = [catalog.net(name) for name in dict.fromkeys(nets)] or [_default_net()]
     largest = max(entries, key=lambda entry: (entry.cpu_threads, entry.gpu_gib))
@@ -142,7 +158,7 @@ def apply_thread_budget() -> int | None:
     return threads
 
 
-def plan_for_this_machine(requested: int | None = None) -> SlotPlan:
+def plan_for_this_machine(requested: int | None = None, threads: int | None = None) -> SlotPlan:
     """``plan_slots`` for this machine's cores and GPU and the nets of the runs waiting now."""
     from sqlmodel import Session, col, select
 
@@ -158,6 +174,7 @@ def plan_for_this_machine(requested: int | None = None) -> SlotPlan:
         nets=waiting_nets(specs),
         cuda_free_gib=cuda_free_gib(),
         requested=requested,
+        threads=threads,
     )
 
 

@@ -39,6 +39,14 @@ def test_asked_for_slots_share_the_cores():
         plan_slots(cores=2, nets=[], requested=0)
 
 
+def test_asked_for_threads_keep_the_slot_count():
+    plan = plan_slots(cores=2, nets=["cnn_small"], threads=1, requested=1)
+    assert (plan.slots, plan.threads) == (1, 1)
+    assert plan_slots(cores=4, nets=["cnn_small"], threads=2).slots == 4
+    with pytest.raises(ValueError, match="--threads"):
+        plan_slots(cores=2, nets=[], threads=0)
+
+
 def test_on_a_gpu_free_memory_over_the_net_estimate_sets_the_slots():
     from ssl_core import catalog
 
