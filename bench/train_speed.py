@@ -64,7 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--net", default="wrn_28_2")
     p.add_argument("--batch-size", type=int, default=64, help="labeled batch B")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model and the floor")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="the spec's compile for the trainer; the bench compiles the floor's net the same way",
+    )
     p.add_argument("--profile", action="store_true", help="print a torch.profiler table per step")
     p.add_argument("--quick", action="store_true", help="cnn_small, B=8, tiny data, 2 steps")
     args = p.parse_args(argv)
@@ -97,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             args.net,
             batch_size=args.batch_size,
             precision=args.precision,
+            compile=args.compile,
             **extra,
         )
         trainer = make_trainer(spec, raw)
         rows, no_grad = floor_rows(trainer)
         floor = FloorStep(trainer, rows, no_grad)
         if args.compile:
-            trainer.model = torch.compile(trainer.model)
             floor.model = torch.compile(floor.model)
         step = step_fn(trainer)
         rounds = interleaved({"step": step, "floor": floor}, args.steps, device, args.warmup)

@@ -30,6 +30,8 @@ def metric_keys() -> str:
     for key in metrics.METRIC_KEYS.values():
         emitted = key.emitted_by()
         who = "all" if set(emitted) == everyone else ", ".join(emitted)
+        if key.scope == "compiled":
+            who += ", in runs with `compile` on"
         rows.append(f"| `{key.name}` | {key.unit} | {_range(key)} | {who} | {key.description} |")
     return "\n".join(rows)
 

@@ -17,11 +17,12 @@ from ssl_core.errors import TrainingDiverged
 class MetricKey:
     name: str
     label: str  # words for a legend or axis
-    unit: str  # "%", "share" (0–1), "loss", "lr", "images/s", "weight"
+    unit: str  # "%", "share" (0–1), "loss", "lr", "images/s", "weight", "s"
     low: float = -math.inf  # valid range: values outside it are bugs, bands are clipped to it
     high: float = math.inf
     # Who logs it: "all" algorithms, those that use "unlabeled" data (default uratio > 0), or
-    # only those that name it in their catalog entry's ``diagnostics`` ("declared").
+    # only those that name it in their catalog entry's ``diagnostics`` ("declared"); or every
+    # algorithm, but only in runs with the spec's ``compile`` on ("compiled").
     scope: str = "all"
     description: str = ""
 
@@ -30,7 +31,7 @@ class MetricKey:
         return tuple(
             name
             for name, entry in catalog.CATALOG.algorithms.items()
-            if self.scope == "all"
+            if self.scope in ("all", "compiled")
             or (self.scope == "unlabeled" and entry.default_uratio > 0)
             or self.name in entry.diagnostics
         )
@@ -56,6 +57,7 @@ TEST_TOP1 = "test/top1"
 TEST_TOP5 = "test/top5"
 CLASS_THRESHOLD = "train/threshold/<class>"
 UNSEEN_RATIO = "train/unseen_ratio"
+COMPILE_SECONDS = "train/compile_seconds"
 MASK_DIAGNOSTICS = catalog.MASK_DIAGNOSTICS  # mask ratio and pseudo-label accuracy
 CLASS_THRESHOLD_PREFIX = "train/threshold/"
 
@@ -89,6 +91,10 @@ _TABLE = (
     MetricKey(UNSEEN_RATIO, "never-selected unlabeled (share)", "share", 0.0, 1.0, "declared",
               "FlexMatch: share of unlabeled images never yet predicted with confidence ≥ τ "
               "(σ_−1 / N); while it outweighs every class count, thresholds are in warm-up"),
+    MetricKey(COMPILE_SECONDS, "torch.compile time (s)", "s", 0.0, scope="compiled",
+              description="seconds torch.compile spent compiling during the epoch's steps and "
+              "evaluation (torch's own accounting, forward and backward graphs); most in "
+              "epoch 1, 0 once every graph is compiled"),
 )  # fmt: skip
 
 METRIC_KEYS: dict[str, MetricKey] = {key.name: key for key in _TABLE}
@@ -115,11 +121,12 @@ def label(name: str) -> str:
     return row.label if row else name
 
 
-def expected_keys(algorithm: str, num_classes: int) -> set[str]:
-    """Every key a run of ``algorithm`` logs each epoch (per-class keys expanded)."""
+def expected_keys(algorithm: str, num_classes: int, compiled: bool = False) -> set[str]:
+    """Every key a run of ``algorithm`` logs each epoch (per-class keys expanded); ``compiled``:
+    the run's spec has ``compile`` on."""
     out = set()
     for key in _TABLE:
-        if algorithm not in key.emitted_by():
+        if algorithm not in key.emitted_by() or (key.scope == "compiled" and not compiled):
             continue
         if key.name == CLASS_THRESHOLD:
             out.update(f"{CLASS_THRESHOLD_PREFIX}{c}" for c in range(num_classes))

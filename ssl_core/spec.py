@@ -119,6 +119,11 @@ class RunSpec(Strict):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool = Field(
+        False,
+        description="torch.compile the net for training and evaluation: faster steps after a "
+        "one-time compile, logged as train/compile_seconds; results match eager to rounding",
+    )
     hparams: AlgorithmParams = Field(discriminator="algorithm")
 
     @model_validator(mode="before")

@@ -23,6 +23,7 @@ from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
 from ssl_core.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
 from ssl_core.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.compiling import compile_seconds, compiled, plain_state
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.environment import describe
@@ -149,11 +150,15 @@ class Trainer:
             self.device, memory_format=torch.channels_last
         )
         self.ema = ModelEMA(self.model, spec.ema_decay)
+        # Steps and evaluation call these; with ``compile`` off they are the plain modules.
+        # The plain ones stay what checkpoints save and the EMA averages (ssl_core.compiling).
+        self.train_model = compiled(self.model, spec.compile)
+        self.eval_model = compiled(self.ema.model, spec.compile, dynamic=True)
         self.algorithm: Algorithm = build_algorithm(
             spec, info.num_classes, self.data.num_unlabeled, self.device
         )
-        self.algorithm.teacher = self.ema.model  # Mean Teacher's targets come from the EMA
-        self.logged_keys = keys.expected_keys(spec.algorithm, info.num_classes)
+        self.algorithm.teacher = self.eval_model  # Mean Teacher's targets come from the EMA
+        self.logged_keys = keys.expected_keys(spec.algorithm, info.num_classes, spec.compile)
         extra = self.algorithm.extra_modules(self.model)
         trained = (
             self.model if extra is None else nn.ModuleList([self.model, extra.to(self.device)])
@@ -181,9 +186,9 @@ class Trainer:
         return batch
 
     def train_step(self, batch: Batch) -> StepOutput:
-        self.model.train()
+        self.train_model.train()
         with autocast_for(self.spec, self.device):
-            out = self.algorithm.step(self.model, batch, self.step)
+            out = self.algorithm.step(self.train_model, batch, self.step)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         self.optimizer.step()
@@ -212,8 +217,9 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.ema.model.load_state_dict(state["ema"])
+        # plain_state: weights saved from a compiled wrapper load too (eager ↔ compiled).
+        self.model.load_state_dict(plain_state(state["model"]))
+        self.ema.model.load_state_dict(plain_state(state["ema"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.algorithm.load_state_dict(state["algorithm"])
@@ -227,6 +233,7 @@ class Trainer:
     def run_epoch(self, callbacks: Sequence[TrainingCallback]) -> dict[str, float] | None:
         """Train one epoch and evaluate; None when a callback asked to stop midway."""
         meter = EpochMeter(self.device)
+        compiling_before = compile_seconds() if self.spec.compile else None
         started = time.perf_counter()
         images = 0
         for _ in range(self.spec.iters_per_epoch):
@@ -245,7 +252,11 @@ class Trainer:
         metrics[keys.IMGS_PER_S] = images / seconds
         metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
         with autocast_for(self.spec, self.device):
-            metrics.update(evaluate(self.ema.model, self.data, self.spec.eval_batch_size))
+            metrics.update(evaluate(self.eval_model, self.data, self.spec.eval_batch_size))
+        compiling_after = compile_seconds() if compiling_before is not None else None
+        if compiling_after is not None:
+            # The steps' share of it is in train/imgs_per_s too: that is what those steps took.
+            metrics[keys.COMPILE_SECONDS] = compiling_after - compiling_before
         keys.check_finite(metrics, *steps)
         for key in list(metrics):  # table keys that do not apply to this algorithm stay absent
             if key not in self.logged_keys and keys.lookup(key) is not None:

@@ -162,7 +162,10 @@ def _run_chart_traces(num_classes: int) -> list[tuple[str, str, str, list[Trace]
         ("pseudo", "Pseudo-labels", "%", pseudo),
         ("lr", "Learning rate", "lr", [Trace("train/lr", "lr", single)]),
         ("speed", "Throughput", "images / s", [Trace("train/imgs_per_s", "images/s", single)]),
-    ]
+        # Runs with the spec's compile on: where epoch 1's missing throughput went.
+        ("compile", "torch.compile time", "seconds per epoch",
+         [Trace("train/compile_seconds", "compile", single)]),
+    ]  # fmt: skip
     return charts
 
 
@@ -182,8 +185,11 @@ def run_charts(
     metric of trace ``i``. Metrics that do not apply to the algorithm are absent. The
     pseudo-label chart also carries ``notes``: what its curves say in words (app.store.diagnosis).
     """
+    compiled = bool((spec or {}).get("compile"))
     logged = (
-        metrics.expected_keys(algorithm, num_classes) if algorithm in catalog.ALGORITHMS else set()
+        metrics.expected_keys(algorithm, num_classes, compiled)
+        if algorithm in catalog.ALGORITHMS
+        else set()
     )
     chart_specs = _run_chart_traces(num_classes)
     if _varying_weight(spec or {}):

@@ -41,7 +41,10 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "ema_decay",
         ],
     ),
-    ("Data and model", ["weak_augment", "net", "num_val_per_class", "device", "precision"]),
+    (
+        "Data and model",
+        ["weak_augment", "net", "num_val_per_class", "device", "precision", "compile"],
+    ),
 ]
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
 AUTO_FIELDS = {"net", "num_val_per_class", "uratio"}

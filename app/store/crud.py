@@ -6,6 +6,7 @@ what is already stored ("commit, then enqueue").
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -270,8 +272,11 @@ def metric_keys(session: Session, run_ids: Iterable[int]) -> list[str]:
 def load_points(
     session: Session, run_ids: Iterable[int], keys: Sequence[str] | None = None
 ) -> dict[int, dict[str, dict[str, list[Any]]]]:
-    """``{run_id: {key: {"epoch": [], "step": [], "wall_time": [], "value": []}}}`` by epoch."""
+    """``{run_id: {key: {"epoch": [], "step": [], "wall_time": [], "value": []}}}`` by epoch;
+    each run's keys in sorted order."""
     ids = list(run_ids)
+    if session.get_bind().dialect.name == "sqlite":
+        return _load_series_one_by_one(session, ids, sorted(set(keys or metric_keys(session, ids))))
     # Plain columns, not ORM objects: a 50-run compare reads ~150k rows and object construction
     # was most of its time.
     columns = (
@@ -296,13 +301,60 @@ def load_points(
     # Rows arrive sorted by (run, key): transpose each block with zip, in C, not point by point.
     for (run_id, key), block in groupby(rows, key=itemgetter(0, 1)):
         _, _, epochs, steps, wall_times, values = zip(*block, strict=True)
-        out[run_id][key] = {
-            "epoch": list(epochs),
-            "step": list(steps),
-            "wall_time": list(wall_times),
-            "value": list(values),
-        }
+        out[run_id][key] = _series(epochs, steps, wall_times, values)
     return out
+
+
+@functools.cache
+def _series_sql() -> str:
+    """One series as SQLite's own SQL (parameters: run id, key); the unique (run_id, key, epoch)
+    index finds it, already in epoch order."""
+    query = (
+        sa_select(MetricPoint.epoch, MetricPoint.step, MetricPoint.wall_time, MetricPoint.value)
+        .where(
+            col(MetricPoint.run_id) == bindparam("run"), col(MetricPoint.key) == bindparam("key")
+        )
+        .order_by(MetricPoint.epoch)
+    )
+    compiled = query.compile(dialect=sqlite.dialect())
+    return str(compiled)
+
+
+def _load_series_one_by_one(
+    session: Session, ids: list[int], keys: list[str]
+) -> dict[int, dict[str, dict[str, list[Any]]]]:
+    """SQLite: one query per (run, key), on the driver's cursor.
+
+    SQLite runs in this process, so a query costs no round trip, and rows without the run id
+    and key are cheaper to turn into Python objects (the key is a new string per row): a third
+    less time than one query for all series on a 50-run × 1,000-epoch compare (BENCHMARKS.md).
+    """
+    out: dict[int, dict[str, dict[str, list[Any]]]] = {run_id: {} for run_id in ids}
+    sql = _series_sql()
+    cursor = session.connection().connection.cursor()
+    try:
+        for run_id in ids:
+            for key in keys:
+                rows = cursor.execute(sql, (run_id, key)).fetchall()
+                if rows:
+                    out[run_id][key] = _series(*zip(*rows, strict=True))
+    finally:
+        cursor.close()
+    return out
+
+
+def _series(
+    epochs: Sequence[int],
+    steps: Sequence[int],
+    wall_times: Sequence[float],
+    values: Sequence[float],
+) -> dict[str, list[Any]]:
+    return {
+        "epoch": list(epochs),
+        "step": list(steps),
+        "wall_time": list(wall_times),
+        "value": list(values),
+    }
 
 
 def _driver_sql(session: Session, query: Any) -> tuple[str, Any]:

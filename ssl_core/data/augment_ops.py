@@ -59,8 +59,12 @@ def op_identity(x: Tensor, m: Tensor) -> Tensor:
 def op_autocontrast(x: Tensor, m: Tensor) -> Tensor:
     low = x.amin(dim=(2, 3), keepdim=True)
     high = x.amax(dim=(2, 3), keepdim=True)
-    scale = torch.where(high > low, 1.0 / (high - low), torch.ones_like(high))
-    return torch.where(high > low, (x - low) * scale, x)
+    spread = high > low
+    scale = torch.where(spread, 1.0 / (high - low), torch.ones_like(high))
+    # A flat channel (high == low) is all ``low``: 0 · 1 + low gives it back exactly, and
+    # elsewhere adding 0 changes nothing, so no full-size where (a slow kernel on the CPU).
+    offset = torch.where(spread, torch.zeros_like(low), low)
+    return (x - low).mul_(scale).add_(offset)
 
 
 def op_equalize(x: Tensor, m: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssl_core.data.augment import add_noise, strong_augment_normalized, weak_augment
+from ssl_core.data.augment import add_noise, strong_augment_uint8, weak_augment
 from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
 from ssl_core.environment import tensors_sha256
@@ -142,9 +142,9 @@ class DeviceData:
 
     def strong(self, images: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
         with one_thread_on_cpu(self.device):
-            x = weak_augment(images, [op for op in self.weak_ops if op != "noise"])
-            x = x.float().div_(255)
-            return strong_augment_normalized(x, num_ops, cutout_fraction, self.mean, self.std)
+            return strong_augment_uint8(
+                images, self.weak_ops, num_ops, cutout_fraction, self.mean, self.std
+            )
 
     def sample_labeled(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """Uniform sampling with replacement, on the device (no host round-trip)."""
