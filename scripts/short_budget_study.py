@@ -29,7 +29,7 @@ KEPT = ("test/top1", "train/mask_ratio", "train/pseudo_label_acc", "train/unseen
 
 
 @torch.inference_mode()
-def diagnose(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+def diagnose(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
     rng = torch.get_rng_state()
     torch.manual_seed(12345)
     model, data, hp = trainer.model, trainer.data, trainer.spec.hparams
@@ -42,12 +42,29 @@ def diagnose(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor) -> di
         sure = confidence >= tau
         out[f"share>={tau}"] = sure.float().mean().item()
         out[f"acc>={tau}"] = correct[sure].mean().item() if sure.any() else float("nan")
+    # Which classes FixMatch's rule (confidence >= 0.95) lets in: per true class, the share
+    # admitted, and per predicted class, the share of all admitted pseudo-labels and of all
+    # weak-view predictions (a skew towards a few classes is what FlexMatch's thresholds undo).
+    classes = int(probs.shape[1])
+    sure = confidence >= 0.95
+    per_class = {
+        "admitted_by_true_class": [
+            sure[labels == c].float().mean().item() if (labels == c).any() else float("nan")
+            for c in range(classes)
+        ],
+        "admitted_by_pseudo_label": (
+            torch.bincount(guess[sure], minlength=classes).float() / max(int(sure.sum()), 1)
+        ).tolist(),
+        "predicted_share": (torch.bincount(guess, minlength=classes).float() / len(guess)).tolist(),
+    }
     ops, cut = getattr(hp, "strong_augment_ops", 2), getattr(hp, "cutout_fraction", 0.5)
     strong = model(data.strong(images, ops, cut)).argmax(1)
     out["strong_acc"] = (strong == labels).float().mean().item()
     model.train()
     torch.set_rng_state(rng)
-    return {k: round(v, 3) for k, v in out.items()}
+    rounded: dict[str, object] = {k: round(v, 3) for k, v in out.items()}
+    rounded.update({k: [round(v, 2) for v in vs] for k, vs in per_class.items()})
+    return rounded
 
 
 class Recorder(Callback):

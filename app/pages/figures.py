@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.pages.diagnosis import run_notes
+from app.store.diagnosis import run_notes
 from ssl_core import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
@@ -183,7 +183,7 @@ def run_charts(
 ) -> list[dict[str, Any]]:
     """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
     metric of trace ``i``. Metrics that do not apply to the algorithm are absent. The
-    pseudo-label chart also carries ``notes``: what its curves say in words (app.pages.diagnosis).
+    pseudo-label chart also carries ``notes``: what its curves say in words (app.store.diagnosis).
     """
     compiled = bool((spec or {}).get("compile"))
     logged = (

@@ -10,11 +10,12 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.store import crud
+from app.store.diagnosis import diagnosis_keys, group_notes
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.store.stats import BANDS, band_halfwidths, group_stats
-from ssl_core import references
+from ssl_core import catalog, references
 
 MAX_COMPARE_RUNS = 500
 # Summary metrics the statistics can be about (numbers a run's summary holds).
@@ -73,6 +74,7 @@ def compare(
     except ValueError as exc:
         raise crud.InvalidInput(crud.error_messages(exc)) from exc
     points = crud.load_points(session, ids, key_list)
+    diagnostics = diagnosis_points(session, members)
     group_of = {}
     out_groups = []
     for name, value, group_members in groups:
@@ -85,6 +87,9 @@ def compare(
             {
                 "name": name, "value": value, "runs": [r.id for r in group_members],
                 "series": series, "references": group_references(group_members),
+                "notes": group_notes(
+                    [(diagnostics.get(r.id, {}), r.spec or {}) for r in group_members]
+                ),
             }
         )  # fmt: skip
         group_of.update({r.id: name for r in group_members})
@@ -111,6 +116,21 @@ def compare(
     }
     attach_stats(data, metric, baseline)
     return data
+
+
+def diagnosis_points(session: Session, runs: list[Run]) -> dict[int, dict[str, Any]]:
+    """The series the pseudo-label notes read (app.store.diagnosis), for the runs of a
+    thresholding method only (the others get no notes)."""
+    thresholded = [r for r in runs if "threshold" in ((r.spec or {}).get("hparams") or {})]
+    if not thresholded:
+        return {}
+    classes = 0
+    for run in thresholded:
+        try:
+            classes = max(classes, catalog.dataset(run.dataset).num_classes)
+        except (KeyError, ValueError):  # a dataset no longer installed: no class thresholds
+            pass
+    return crud.load_points(session, [r.id for r in thresholded], diagnosis_keys(classes))
 
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""The run page's words about pseudo-labels: FlexMatch's warm-up, and masks that explain a weak
-result (everything pseudo-labelled with poor labels, or almost no unlabeled signal)."""
+"""The run and compare pages' words about pseudo-labels: FlexMatch's warm-up, and masks that
+explain a weak result (everything pseudo-labelled with poor labels, or almost no unlabeled
+signal)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.pages.diagnosis import run_notes
 from app.pages.figures import run_charts
+from app.store.diagnosis import group_notes, run_notes
 from tests.app.conftest import add_points
 
 FIXMATCH = {"algorithm": "fixmatch", "hparams": {"threshold": 0.95}}
@@ -120,3 +121,51 @@ def test_short_budget_template_is_the_study_in_one_click(pages):
             "cnn_small",
         )
         assert spec["epochs"] * spec["iters_per_epoch"] == 600
+
+
+def test_group_notes_count_the_runs_in_warmup_and_with_weak_masks():
+    in_warmup = (warmup_series(0.31), FLEXMATCH)  # never selected 62 % at the last epoch
+    done = (warmup_series(0.95), FLEXMATCH)
+    assert group_notes([done, done]) == []
+    (note,) = group_notes([in_warmup, done, in_warmup])
+    assert note.startswith("2 of 3 runs ended with FlexMatch's thresholds still in warm-up")
+    assert "on average 62% of the unlabeled images were never predicted" in note
+    poor = (series(mask=[1.0, 0.98], acc=[55.0, 61.0]), FIXMATCH)
+    empty = (series(mask=[0.0, 0.02], acc=[0.0, 80.0]), FIXMATCH)
+    fine = (series(mask=[0.3, 0.6], acc=[85.0, 80.0]), FIXMATCH)
+    notes = group_notes([poor, empty, fine])
+    assert notes[0].startswith("1 of 3 runs pseudo-labelled everything: 99% of the unlabeled")
+    assert "only 58 % correct" in notes[0]
+    assert notes[1].startswith("1 of 3 runs had almost no unlabeled signal: only 1.0%")
+    mixmatch = {"algorithm": "mixmatch", "hparams": {"temperature": 0.5}}
+    assert group_notes([(series(mask=[1.0], acc=[40.0]), mixmatch)]) == []
+
+
+def test_compare_page_and_api_say_which_groups_ended_in_warmup(pages, engine):
+    """Per group, from the members' stored series: the same tests as the run page."""
+    warm = {"algorithm": "flexmatch", "epochs": 2, "hparams": {"threshold_warmup": True}}
+    ids = [pages.post("/api/runs", json={**warm, "seed": s}).json()["id"] for s in (0, 1)]
+    for run_id in ids:
+        add_points(engine, run_id, "train/unseen_ratio", [0.9, 0.6])
+        add_points(engine, run_id, "train/threshold/0", [0.0, 0.2])
+        add_points(engine, run_id, "train/threshold/1", [0.01, 0.3])
+        add_points(engine, run_id, "train/mask_ratio", [0.99, 0.99])
+        add_points(engine, run_id, "train/pseudo_label_acc", [40.0, 50.0])
+        add_points(engine, run_id, "val/top1", [40.0, 50.0])
+    fix = pages.post("/api/runs", json={"algorithm": "fixmatch", "epochs": 2}).json()["id"]
+    add_points(engine, fix, "train/mask_ratio", [0.4, 0.6])
+    add_points(engine, fix, "train/pseudo_label_acc", [85.0, 80.0])
+    add_points(engine, fix, "val/top1", [40.0, 52.0])
+    runs = ",".join(map(str, [*ids, fix]))
+    groups = {g["name"]: g for g in pages.get(f"/api/compare?runs={runs}").json()["groups"]}
+    flex = groups["flexmatch"]["notes"]
+    assert flex[0].startswith("2 of 2 runs ended with FlexMatch's thresholds still in warm-up")
+    assert "on average 60% of the unlabeled images" in flex[0]
+    assert flex[1].startswith("2 of 2 runs pseudo-labelled everything: 99%")
+    assert groups["fixmatch"]["notes"] == []
+    html = pages.get(f"/compare?runs={runs}").text
+    assert 'id="group-notes"' in html
+    assert "<strong>flexmatch</strong>: 2 of 2 runs ended with FlexMatch" in html.replace(
+        "&#39;", "'"
+    )
+    assert 'id="group-notes"' not in pages.get(f"/compare?runs={fix}").text
