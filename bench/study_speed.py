@@ -200,8 +200,8 @@ def main() -> int:
     parser.add_argument("--slots", type=int, default=usable_cores(), help="the packed side")
     parser.add_argument("--pairs", type=int, default=2, help="pairs of rounds (1-slot, N-slot)")
     parser.add_argument("--seeds", default="0,1", help="seeds per λu (5 λu values)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--iters", type=int, default=20, help="steps per epoch")
+    parser.add_argument("--epochs", type=int, default=3)  # 300 steps: half a default digits run
+    parser.add_argument("--iters", type=int, default=100, help="steps per epoch")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
