@@ -40,3 +40,15 @@ def test_train_speed_quick_times_every_algorithm_against_its_floor() -> None:
 def test_store_benchmark_quick_runs_without_mlflow() -> None:
     out = run("store_vs_mlflow.py", "--quick", "--no-mlflow")
     assert "ingestion, points/s" in out and "/api/compare" in out and "/compare" in out
+
+
+def test_study_speed_packs_runs_without_changing_their_metrics() -> None:
+    # Three tiny rounds through the real stack (web, worker, embedded Redis); the exit status
+    # carries the same-metrics check: packed runs equal the runs trained alone, bit for bit.
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "study_speed.py"), "--pairs", "1", "--epochs", "1",
+         "--iters", "2", "--seeds", "0"],
+        capture_output=True, text=True, timeout=600, cwd=BENCH.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    assert "runs/hour" in done.stdout and "passed, bit for bit" in done.stdout
