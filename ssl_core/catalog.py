@@ -37,6 +37,9 @@ class AlgorithmEntry:
     params: type[hp.HParams]  # hyperparameter model (the form fields and their checks)
     implementation: str  # "package.module:Class", a subclass of ssl_core.algorithms.Algorithm
     default_uratio: int = 7  # unlabeled images per labeled one (μ); 0 = labeled only
+    # The spec's ema_decay when left out. Mean Teacher's teacher *is* that average, and 0.99
+    # (an average over ~100 steps) lags a 600-step run too far to teach (docs/ALGORITHMS.md).
+    default_ema_decay: float = 0.99
     # Unlabeled views per step ("weak" / "strong"), or a function of the hyperparameters.
     views: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
     # Optional metric keys (ssl_core.metrics) this algorithm logs beyond the common ones.
@@ -126,7 +129,7 @@ _BUILTIN_ALGORITHMS = (
     AlgorithmEntry(
         "meanteacher", "Mean Teacher", hp.MeanTeacherParams,
         "ssl_core.algorithms.meanteacher:MeanTeacher", default_uratio=1, views=("weak", "weak"),
-        diagnostics=MASK_DIAGNOSTICS, color="#4d908e",
+        default_ema_decay=0.9, diagnostics=MASK_DIAGNOSTICS, color="#4d908e",
         description="the student matches its weight average's prediction on another view",
     ),
     AlgorithmEntry(

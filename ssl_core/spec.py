@@ -111,7 +111,13 @@ class RunSpec(Strict):
         "off: conv and linear weights only, as the papers, USB and TorchSSL",
     )
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    ema_decay: float = Field(0.99, ge=0, lt=1, description="EMA decay of the evaluated weights")
+    ema_decay: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="EMA decay of the evaluated weights (Mean Teacher's teacher); left out, the "
+        "algorithm's default: 0.99, or 0.9 for meanteacher",
+    )
     weak_augment: list[Literal["crop", "flip", "noise"]] = Field(
         default_factory=lambda: ["crop", "flip"],
         description="weak augmentation; left out, crop plus flip where a mirror keeps the class "
@@ -157,6 +163,9 @@ class RunSpec(Strict):
             object.__setattr__(self, "num_val_per_class", info.num_val_per_class)
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
+        if self.ema_decay is None:
+            entry = catalog.algorithm(self.algorithm)
+            object.__setattr__(self, "ema_decay", entry.default_ema_decay)
         if "weak_augment" not in self.model_fields_set:
             # Only the default changes: a list the user wrote is honoured, and the stored spec
             # names the result, so a re-validated spec keeps it.

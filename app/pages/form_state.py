@@ -47,7 +47,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ),
 ]
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
-AUTO_FIELDS = {"net", "num_val_per_class", "uratio"}
+AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "ema_decay"}
 
 
 @dataclass
