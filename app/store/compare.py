@@ -15,7 +15,7 @@ from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.store.stats import BANDS, band_halfwidths, group_stats
-from ssl_core import catalog, references
+from ssl_core import catalog, metrics, references
 
 MAX_COMPARE_RUNS = 500
 # Summary metrics the statistics can be about (numbers a run's summary holds).
@@ -120,17 +120,36 @@ def compare(
 
 def diagnosis_points(session: Session, runs: list[Run]) -> dict[int, dict[str, Any]]:
     """The series the pseudo-label notes read (app.store.diagnosis), for the runs of a
-    thresholding method only (the others get no notes)."""
-    thresholded = [r for r in runs if "threshold" in ((r.spec or {}).get("hparams") or {})]
-    if not thresholded:
-        return {}
-    classes = 0
-    for run in thresholded:
+    thresholding method only (the others get no notes), and of each run only the keys its
+    algorithm logs (no query for FlexMatch's class thresholds of a FixMatch run)."""
+    wanted: dict[tuple[str, ...], list[int]] = {}
+    for run in runs:
+        if "threshold" not in ((run.spec or {}).get("hparams") or {}):
+            continue
         try:
-            classes = max(classes, catalog.dataset(run.dataset).num_classes)
-        except (KeyError, ValueError):  # a dataset no longer installed: no class thresholds
-            pass
-    return crud.load_points(session, [r.id for r in thresholded], diagnosis_keys(classes))
+            logged = set(catalog.algorithm(run.algorithm).diagnostics)
+            classes = catalog.dataset(run.dataset).num_classes
+        except (KeyError, ValueError):  # no longer installed: the keys every method logs
+            logged, classes = set(), 0
+        keys = [
+            key for key in diagnosis_keys(classes)
+            if not key.startswith(DIAGNOSIS_OPTIONAL) or _logs(logged, key)
+        ]  # fmt: skip
+        wanted.setdefault(tuple(keys), []).append(run.id)
+    points: dict[int, dict[str, Any]] = {}
+    for keys, ids in wanted.items():
+        points.update(crud.load_points(session, ids, list(keys)))
+    return points
+
+
+# Diagnosis keys only some algorithms log (FlexMatch's): read only for the runs that log them.
+DIAGNOSIS_OPTIONAL = (metrics.UNSEEN_RATIO, metrics.CLASS_THRESHOLD_PREFIX)
+
+
+def _logs(logged: set[str], key: str) -> bool:
+    if key.startswith(metrics.CLASS_THRESHOLD_PREFIX):
+        return f"{metrics.CLASS_THRESHOLD_PREFIX}<class>" in logged
+    return key in logged
 
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:
