@@ -5,12 +5,13 @@ The one implementation behind ``GET /api/compare``, the compare page, its CSV an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session, select
 
 from app.store import crud
-from app.store.diagnosis import diagnosis_keys, group_notes
+from app.store.diagnosis import Signal, diagnosis_keys, group_notes, signal_of
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
@@ -74,7 +75,7 @@ def compare(
     except ValueError as exc:
         raise crud.InvalidInput(crud.error_messages(exc)) from exc
     points = crud.load_points(session, ids, key_list)
-    diagnostics = diagnosis_points(session, members)
+    signals = diagnosis_signals(session, members)
     group_of = {}
     out_groups = []
     for name, value, group_members in groups:
@@ -88,7 +89,7 @@ def compare(
                 "name": name, "value": value, "runs": [r.id for r in group_members],
                 "series": series, "references": group_references(group_members),
                 "notes": group_notes(
-                    [(diagnostics.get(r.id, {}), r.spec or {}) for r in group_members]
+                    [(signals.get(r.id, Signal()), r.spec or {}) for r in group_members]
                 ),
             }
         )  # fmt: skip
@@ -118,38 +119,36 @@ def compare(
     return data
 
 
-def diagnosis_points(session: Session, runs: list[Run]) -> dict[int, dict[str, Any]]:
-    """The series the pseudo-label notes read (app.store.diagnosis), for the runs of a
-    thresholding method only (the others get no notes), and of each run only the keys its
-    algorithm logs (no query for FlexMatch's class thresholds of a FixMatch run)."""
-    wanted: dict[tuple[str, ...], list[int]] = {}
-    for run in runs:
-        if "threshold" not in ((run.spec or {}).get("hparams") or {}):
-            continue
+def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
+    """What the pseudo-label notes read (app.store.diagnosis), for the runs of a thresholding
+    method only (the others get no notes): the mask ratio's and pseudo-label accuracy's means
+    from the database, and the last warm-up values of the runs whose algorithm logs them."""
+    thresholded = [r for r in runs if "threshold" in ((r.spec or {}).get("hparams") or {})]
+    if not thresholded:
+        return {}
+    ids = [r.id for r in thresholded]
+    means = crud.mean_points(session, ids, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
+    warmup: dict[int, dict[str, Any]] = {}
+    for run in thresholded:
         try:
-            logged = set(catalog.algorithm(run.algorithm).diagnostics)
+            logs = metrics.UNSEEN_RATIO in catalog.algorithm(run.algorithm).diagnostics
             classes = catalog.dataset(run.dataset).num_classes
-        except (KeyError, ValueError):  # no longer installed: the keys every method logs
-            logged, classes = set(), 0
-        keys = [
-            key for key in diagnosis_keys(classes)
-            if not key.startswith(DIAGNOSIS_OPTIONAL) or _logs(logged, key)
-        ]  # fmt: skip
-        wanted.setdefault(tuple(keys), []).append(run.id)
-    points: dict[int, dict[str, Any]] = {}
-    for keys, ids in wanted.items():
-        points.update(crud.load_points(session, ids, list(keys)))
-    return points
+        except (KeyError, ValueError):  # no longer installed: no warm-up values to read
+            continue
+        if logs:
+            keys = [k for k in diagnosis_keys(classes) if k.startswith(WARMUP_KEYS)]
+            warmup.update(crud.load_points(session, [run.id], keys))
+    signals = {}
+    for run_id in ids:
+        last = signal_of(warmup.get(run_id, {}))
+        mask, epochs = means.get(run_id, {}).get(metrics.MASK_RATIO, (None, 0))
+        accuracy = means.get(run_id, {}).get(metrics.PSEUDO_LABEL_ACC, (None, 0))[0]
+        signals[run_id] = replace(last, mask=mask, accuracy=accuracy, epochs=epochs)
+    return signals
 
 
-# Diagnosis keys only some algorithms log (FlexMatch's): read only for the runs that log them.
-DIAGNOSIS_OPTIONAL = (metrics.UNSEEN_RATIO, metrics.CLASS_THRESHOLD_PREFIX)
-
-
-def _logs(logged: set[str], key: str) -> bool:
-    if key.startswith(metrics.CLASS_THRESHOLD_PREFIX):
-        return f"{metrics.CLASS_THRESHOLD_PREFIX}<class>" in logged
-    return key in logged
+# The warm-up values only FlexMatch logs: its never-selected share and class thresholds.
+WARMUP_KEYS = (metrics.UNSEEN_RATIO, metrics.CLASS_THRESHOLD_PREFIX)
 
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ never-selected images (``train/unseen_ratio``) outweighs every class: its warm-u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ssl_core import metrics
@@ -29,20 +30,45 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _warmup(series: dict[str, dict[str, list]], threshold: float) -> tuple[float, float] | None:
-    """FlexMatch's warm-up at its last epoch: (never-selected share, highest class threshold)
-    when every class threshold is still below τ, else None."""
+@dataclass(frozen=True)
+class Signal:
+    """What the notes read of one run: means over its epochs, and its last epoch's values."""
+
+    mask: float | None = None  # mean mask ratio over the epochs
+    accuracy: float | None = None  # mean pseudo-label accuracy over the epochs
+    epochs: int = 0  # epochs with a mask ratio
+    unseen: float | None = None  # train/unseen_ratio at the last epoch
+    highest_threshold: float | None = None  # the highest class threshold at the last epoch
+
+
+def signal_of(series: dict[str, dict[str, list]]) -> Signal:
+    """The ``Signal`` of a run's series (``{key: {"value": [...]}}``)."""
+    masks = _values(series, metrics.MASK_RATIO)
+    accuracy = _values(series, metrics.PSEUDO_LABEL_ACC)
     unseen = _values(series, metrics.UNSEEN_RATIO)
     class_keys = [k for k in series if k.startswith(metrics.CLASS_THRESHOLD_PREFIX)]
     highest = [v[-1] for k in class_keys if (v := _values(series, k))]
-    if not unseen or not highest or max(highest) >= threshold * (1 - 1e-6):
+    return Signal(
+        mask=_mean(masks) if masks else None,
+        accuracy=_mean(accuracy) if accuracy else None,
+        epochs=len(masks),
+        unseen=unseen[-1] if unseen else None,
+        highest_threshold=max(highest) if highest else None,
+    )
+
+
+def _warmup(signal: Signal, threshold: float) -> tuple[float, float] | None:
+    """FlexMatch's warm-up at its last epoch: (never-selected share, highest class threshold)
+    when every class threshold is still below τ, else None."""
+    unseen, highest = signal.unseen, signal.highest_threshold
+    if unseen is None or highest is None or highest >= threshold * (1 - 1e-6):
         return None
-    return unseen[-1], max(highest)
+    return unseen, highest
 
 
 def warmup_note(series: dict[str, dict[str, list]], threshold: float) -> str | None:
     """FlexMatch's warm-up, from its last epoch: every class threshold still below τ."""
-    found = _warmup(series, threshold)
+    found = _warmup(signal_of(series), threshold)
     if found is None:
         return None
     unseen, highest = found
@@ -54,26 +80,24 @@ def warmup_note(series: dict[str, dict[str, list]], threshold: float) -> str | N
     )
 
 
-def _mask(series: dict[str, dict[str, list]]) -> tuple[str, float, float | None, int] | None:
+def _mask(signal: Signal) -> tuple[str, float, float | None, int] | None:
     """("all", mask, accuracy, epochs) when nearly everything is pseudo-labelled with poor
     labels, ("none", mask, accuracy, epochs) when almost nothing passes the threshold, else
     None; mask and accuracy are means over the epochs so far."""
-    masks = _values(series, metrics.MASK_RATIO)
-    accuracy = _values(series, metrics.PSEUDO_LABEL_ACC)
-    if not masks:
+    mask, acc = signal.mask, signal.accuracy
+    if mask is None:
         return None
-    mask, acc = _mean(masks), (_mean(accuracy) if accuracy else None)
     if mask >= ALL_USED and acc is not None and acc < POOR_PSEUDO_LABELS:
-        return "all", mask, acc, len(masks)
+        return "all", mask, acc, signal.epochs
     if mask <= NONE_USED:
-        return "none", mask, acc, len(masks)
+        return "none", mask, acc, signal.epochs
     return None
 
 
 def mask_note(series: dict[str, dict[str, list]]) -> str | None:
     """A thresholding method's unlabeled signal over the epochs so far, when it explains a weak
     result: pseudo-labelling everything with poor labels, or almost no unlabeled signal."""
-    found = _mask(series)
+    found = _mask(signal_of(series))
     if found is None:
         return None
     kind, mask, acc, epochs = found
@@ -126,21 +150,21 @@ def diagnosis_keys(num_classes: int) -> list[str]:
     ]
 
 
-def group_notes(members: list[tuple[dict[str, dict[str, list]], dict[str, Any]]]) -> list[str]:
-    """The compare page's words for one group, from its runs' ``(series, spec)``: how many
+def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
+    """The compare page's words for one group, from its runs' ``(Signal, spec)``: how many
     ended with FlexMatch's thresholds still in warm-up, and how many had a mask ratio or
     pseudo-label accuracy that explains a weak result. The same tests as ``run_notes``."""
     warm: list[tuple[float, float]] = []
     masks: dict[str, list[tuple[float, float | None]]] = {"all": [], "none": []}
     counted = 0
-    for series, spec in members:
+    for signal, spec in members:
         hparams = _thresholded(spec)
         if hparams is None:
             continue
         counted += 1
-        if _in_warmup(hparams) and (found := _warmup(series, float(hparams["threshold"]))):
+        if _in_warmup(hparams) and (found := _warmup(signal, float(hparams["threshold"]))):
             warm.append(found)
-        if (mask := _mask(series)) is not None:
+        if (mask := _mask(signal)) is not None:
             masks[mask[0]].append((mask[1], mask[2]))
     if not counted:
         return []

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.pages.figures import run_charts
-from app.store.diagnosis import group_notes, run_notes
+from app.store.diagnosis import group_notes, run_notes, signal_of
 from tests.app.conftest import add_points
 
 FIXMATCH = {"algorithm": "fixmatch", "hparams": {"threshold": 0.95}}
@@ -124,21 +124,21 @@ def test_short_budget_template_is_the_study_in_one_click(pages):
 
 
 def test_group_notes_count_the_runs_in_warmup_and_with_weak_masks():
-    in_warmup = (warmup_series(0.31), FLEXMATCH)  # never selected 62 % at the last epoch
-    done = (warmup_series(0.95), FLEXMATCH)
+    in_warmup = (signal_of(warmup_series(0.31)), FLEXMATCH)  # never selected 62 % at the end
+    done = (signal_of(warmup_series(0.95)), FLEXMATCH)
     assert group_notes([done, done]) == []
     (note,) = group_notes([in_warmup, done, in_warmup])
     assert note.startswith("2 of 3 runs ended with FlexMatch's thresholds still in warm-up")
     assert "on average 62% of the unlabeled images were never predicted" in note
-    poor = (series(mask=[1.0, 0.98], acc=[55.0, 61.0]), FIXMATCH)
-    empty = (series(mask=[0.0, 0.02], acc=[0.0, 80.0]), FIXMATCH)
-    fine = (series(mask=[0.3, 0.6], acc=[85.0, 80.0]), FIXMATCH)
+    poor = (signal_of(series(mask=[1.0, 0.98], acc=[55.0, 61.0])), FIXMATCH)
+    empty = (signal_of(series(mask=[0.0, 0.02], acc=[0.0, 80.0])), FIXMATCH)
+    fine = (signal_of(series(mask=[0.3, 0.6], acc=[85.0, 80.0])), FIXMATCH)
     notes = group_notes([poor, empty, fine])
     assert notes[0].startswith("1 of 3 runs pseudo-labelled everything: 99% of the unlabeled")
     assert "only 58 % correct" in notes[0]
     assert notes[1].startswith("1 of 3 runs had almost no unlabeled signal: only 1.0%")
     mixmatch = {"algorithm": "mixmatch", "hparams": {"temperature": 0.5}}
-    assert group_notes([(series(mask=[1.0], acc=[40.0]), mixmatch)]) == []
+    assert group_notes([(signal_of(series(mask=[1.0], acc=[40.0])), mixmatch)]) == []
 
 
 def test_compare_page_and_api_say_which_groups_ended_in_warmup(pages, engine):
