@@ -177,13 +177,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import os
 
     from app.queue import QUEUE
-    from worker.slots import SLOTS_ENV, THREADS_ENV, plan_for_this_machine, pool_args
+    from worker.slots import THREADS_ENV, plan_for_this_machine, pool_args
 
     plan = plan_for_this_machine(args.slots, args.threads)
     print(f"matchlab worker: {plan.describe()}", flush=True)
-    # Pool processes inherit these: each training takes its thread budget (worker/slots.py).
+    # Pool processes inherit it: each training takes its thread budget (worker/slots.py).
     os.environ[THREADS_ENV] = str(plan.threads)
-    os.environ[SLOTS_ENV] = str(plan.slots)
     from worker.celery_app import celery_app
 
     name = args.name or f"matchlab-{os.getpid()}@%h"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import itertools
 import os
 import shutil
@@ -131,6 +132,7 @@ class Stack:
             "rate": 3600 * len(ids) / seconds,
         }  # fmt: skip
 
+    @functools.cache  # noqa: B019 (one Stack per benchmark; each run's points fetched once)
     def points(self, run_id: int) -> dict[str, list[float]]:
         series = self.client.metrics(run_id)
         # Throughput and timing keys measure the machine, not the model.

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 MAX_GPU_SLOTS = 4  # more runs than this on one card contend for its compute, not its memory
 GPU_MEMORY_SHARE = 0.9  # of the free memory: leave room for the CUDA context and fragmentation
 THREADS_ENV = "MATCHLAB_WORKER_THREADS"  # the per-training thread budget, for the pool processes
-SLOTS_ENV = "MATCHLAB_WORKER_SLOTS"
 
 
 @dataclass(frozen=True)
