@@ -121,3 +121,62 @@ def test_a_database_from_an_older_matchlab_gains_the_new_columns(tmp_path):
         indexes = connection.exec_driver_sql("PRAGMA index_list(runs)").fetchall()
     assert any(row[1] == "ux_runs_idempotency_key" and row[2] == 1 for row in indexes)
     engine.dispose()
+
+
+OLD_POINTS_TABLE = (
+    # metric_points as matchlab made it before the clustered layout: an id rowid and a unique index
+    'CREATE TABLE metric_points (id INTEGER NOT NULL, run_id INTEGER NOT NULL, "key" VARCHAR NOT '
+    "NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL, wall_time FLOAT NOT NULL, value FLOAT "
+    'NOT NULL, PRIMARY KEY (id), CONSTRAINT uq_point_run_key_epoch UNIQUE (run_id, "key", epoch), '
+    "FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE)"
+)
+
+
+def test_an_older_points_table_is_rebuilt_clustered_keeping_every_point(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)  # today's tables, then the points table swapped for the old one
+    with Session(engine) as session:
+        assert crud.create_run(session, {"algorithm": "fixmatch"}).id == 1
+    engine.dispose()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE metric_points")
+        db.execute(OLD_POINTS_TABLE)
+        # Rows in the order a worker writes them (epoch by epoch), not in series order.
+        db.executemany(
+            "INSERT INTO metric_points (run_id, key, epoch, step, wall_time, value) "
+            "VALUES (1, ?, ?, ?, ?, ?)",
+            [(k, e, 10 * e, 1000.5 + e, e / 7) for e in (3, 1, 2) for k in ("val/top1", "a")],
+        )
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        columns = [r[1] for r in connection.exec_driver_sql("PRAGMA table_info(metric_points)")]
+        ddl = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'metric_points'"
+        ).scalar()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_key_list(metric_points)").all()
+    assert columns == ["run_id", "key", "epoch", "step", "wall_time", "value"]
+    assert "WITHOUT ROWID" in ddl and [row[2] for row in foreign_keys] == ["runs"]
+    with Session(engine) as session:
+        series = crud.load_points(session, [1])[1]
+        assert sorted(series) == ["a", "val/top1"]
+        assert series["val/top1"] == {
+            "epoch": [1, 2, 3],
+            "step": [10, 20, 30],
+            "wall_time": [1001.5, 1002.5, 1003.5],
+            "value": [1 / 7, 2 / 7, 3 / 7],
+        }
+        with pytest.raises(IntegrityError):  # (run, key, epoch) is still unique
+            session.exec(
+                text(
+                    "INSERT INTO metric_points (run_id, key, epoch, step, wall_time, value) "
+                    "VALUES (1, 'a', 1, 0, 0, 0)"
+                )
+            )
+        session.rollback()
+        crud.delete_run(session, crud.runs_by_ids(session, [1])[0], tmp_path)
+        assert session.exec(text("SELECT count(*) FROM metric_points")).one()[0] == 0
+    engine.dispose()
+    make_engine(url).dispose()  # already clustered: nothing to do
