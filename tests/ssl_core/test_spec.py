@@ -103,3 +103,12 @@ def test_ema_decay_left_out_is_the_algorithms_default():
     assert build_spec({"algorithm": "meanteacher"}, "paper").ema_decay == 0.999
     stored = RunSpec(algorithm="meanteacher").model_dump()
     assert stored["ema_decay"] == 0.9  # the stored spec names the value used
+
+
+def test_the_learning_rate_defaults_by_optimizer_and_is_stored():
+    sgd = build_spec({"algorithm": "fixmatch"})
+    adam = build_spec({"algorithm": "mixmatch", "optimizer": "adam"})
+    assert (sgd.lr, adam.lr) == (0.1, 0.002)  # SGD sized to short CPU runs (the study in docs/)
+    assert sgd.to_json_dict()["lr"] == 0.1  # the stored spec names it
+    assert build_spec({"algorithm": "fixmatch", "lr": 0.03}).lr == 0.03
+    assert build_spec({"algorithm": "fixmatch"}, "paper").lr == 0.03  # presets keep theirs
