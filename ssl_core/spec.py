@@ -297,10 +297,10 @@ def _preset_overrides(preset: str, algorithm: str, dataset: str) -> dict[str, An
     for key, value in PRESETS[preset].get("hparams", {}).items():
         if key in fields:
             hparams[key] = value
+    if preset == "paper" and algorithm == "mixmatch":
+        hparams["unlabeled_weight"] = 150.0 if dataset == "cifar100" else 75.0
     if preset == "paper" and dataset == "cifar100":
         values["weight_decay"] = 1e-3
-        if algorithm == "mixmatch":
-            hparams["unlabeled_weight"] = 150.0
     values["hparams"] = hparams
     return values
 

@@ -133,7 +133,7 @@ def test_switching_algorithm_shows_its_hyperparameters_and_keeps_the_rest(pages)
     query = "algorithm=mixmatch&shown_algorithm=fixmatch&hparams.threshold=0.5&epochs=7&name=keep"
     html = pages.get(f"/runs/new?{query}").text
     assert 'name="hparams.temperature"' in html and 'name="hparams.threshold"' not in html
-    assert input_value(html, "hparams.unlabeled_weight") == "75.0"  # MixMatch's own default
+    assert input_value(html, "hparams.unlabeled_weight") == "25.0"  # MixMatch's own default
     assert input_value(html, "epochs") == "7" and input_value(html, "name") == "keep"
     assert "sharpening temperature T" in html  # description with the paper's symbol
 
