@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import and_, bindparam, delete, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -285,6 +285,36 @@ def mean_points(
     out: dict[int, dict[str, tuple[float, int]]] = {}
     for run_id, key, mean, count in rows:
         out.setdefault(run_id, {})[key] = (float(mean), int(count))
+    return out
+
+
+def last_points(
+    session: Session, run_ids: Iterable[int], keys: Sequence[str]
+) -> dict[int, dict[str, float]]:
+    """``{run_id: {key: value at the series' last epoch}}`` in one query (a compare's notes need
+    50 runs' last epochs of a few dozen keys, not their series)."""
+    ids = list(run_ids)
+    if not ids or not keys:
+        return {}
+    last = (
+        sa_select(MetricPoint.run_id, MetricPoint.key, func.max(MetricPoint.epoch).label("epoch"))
+        .where(col(MetricPoint.run_id).in_(ids), col(MetricPoint.key).in_(list(keys)))
+        .group_by(MetricPoint.run_id, MetricPoint.key)
+        .subquery()
+    )
+    rows = session.exec(
+        sa_select(MetricPoint.run_id, MetricPoint.key, MetricPoint.value).join(
+            last,
+            and_(
+                col(MetricPoint.run_id) == last.c.run_id,
+                col(MetricPoint.key) == last.c.key,
+                col(MetricPoint.epoch) == last.c.epoch,
+            ),
+        )
+    ).all()
+    out: dict[int, dict[str, float]] = {}
+    for run_id, key, value in rows:
+        out.setdefault(run_id, {})[key] = value
     return out
 
 
