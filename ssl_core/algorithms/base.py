@@ -73,7 +73,10 @@ class Algorithm:
         counted per class for ``train/pseudo_label_share/<class>``: a class the model stops
         predicting shows there before it shows in the accuracy (docs/STUDY_fashion_mnist_40.md).
         """
-        self.pseudo_label_counts.index_add_(0, pseudo_labels, mask.detach().float())
+        # This step's counts first, then the sum: float32 adding ones one by one would stop
+        # counting at 2^24 in a long epoch; a step's few hundred are exact.
+        counts = torch.zeros_like(self.pseudo_label_counts)
+        self.pseudo_label_counts += counts.index_add_(0, pseudo_labels, mask.detach().float())
         return pseudo_label_stats(mask, pseudo_labels, true)
 
     def epoch_metrics(self) -> dict[str, Tensor]:
