@@ -49,7 +49,15 @@ class MixMatchParams(HParams):
         description="fixed mixup ratio λ instead of a Beta draw (the seed's ablation)",
         json_schema_extra={"null_means": "Beta draw"},
     )
-    unlabeled_weight: float = Field(75.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    unlabeled_weight: float = Field(
+        25.0,
+        ge=0,
+        le=10_000,
+        description="unlabeled loss weight λu (25: with SGD λu scales the unlabeled term's step "
+        "like the learning rate, so at the default lr 0.1 it keeps the step 75 gave at 0.03; "
+        "75 at lr 0.1 fell to labels-only on one seed of three, docs/STUDY_fashion_mnist_40.md; "
+        "the `paper` preset: 75, 150 on CIFAR-100)",
+    )
     rampup_iters: int = Field(
         600,
         ge=0,

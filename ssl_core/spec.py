@@ -59,6 +59,11 @@ PARAMS_BY_ALGORITHM: dict[str, type[HParams]] = {
 DEFAULT_UNLABELED_RATIO = {
     name: entry.default_uratio for name, entry in catalog.CATALOG.algorithms.items()
 }
+# The learning rate when the spec names none, by optimizer. SGD 0.1, not the papers' 0.03 (tuned
+# for 2^20 steps): in the CPU-sized runs of a few hundred steps 0.03 leaves the unlabeled loss too
+# little room to move the model, while labels-only is the same at either rate
+# (docs/STUDY_fashion_mnist_40.md). Adam 0.002: MixMatch's paper and the seed tutorial.
+DEFAULT_LR = {"sgd": 0.1, "adam": 0.002}
 AlgorithmParams = Annotated[
     Union[tuple(PARAMS_BY_ALGORITHM.values())],  # noqa: UP007 — built at run time
     Field(discriminator="algorithm"),
@@ -99,7 +104,13 @@ class RunSpec(Strict):
     uratio: int | None = Field(None, ge=0, le=64, description="unlabeled per labeled image μ")
     eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH_SIZE)
     optimizer: Literal["sgd", "adam"] = "sgd"
-    lr: float = Field(0.03, gt=0, le=10, description="learning rate")
+    lr: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description="learning rate; default by optimizer: sgd 0.1 (sized to short CPU runs), "
+        "adam 0.002",
+    )
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = True
     weight_decay: float = Field(
@@ -163,6 +174,8 @@ class RunSpec(Strict):
             object.__setattr__(self, "num_val_per_class", info.num_val_per_class)
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
         if self.ema_decay is None:
             entry = catalog.algorithm(self.algorithm)
             object.__setattr__(self, "ema_decay", entry.default_ema_decay)
@@ -284,10 +297,10 @@ def _preset_overrides(preset: str, algorithm: str, dataset: str) -> dict[str, An
     for key, value in PRESETS[preset].get("hparams", {}).items():
         if key in fields:
             hparams[key] = value
+    if preset == "paper" and algorithm == "mixmatch":
+        hparams["unlabeled_weight"] = 150.0 if dataset == "cifar100" else 75.0
     if preset == "paper" and dataset == "cifar100":
         values["weight_decay"] = 1e-3
-        if algorithm == "mixmatch":
-            hparams["unlabeled_weight"] = 150.0
     values["hparams"] = hparams
     return values
 

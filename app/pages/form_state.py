@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from ssl_core.catalog import DATASETS
 from ssl_core.spec import (
     PARAMS_BY_ALGORITHM,
+    PRESETS,
     RunSpec,
     build_spec,
     default_weak_augment,
@@ -47,7 +48,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ),
 ]
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
-AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "ema_decay"}
+AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay"}
 
 
 @dataclass
@@ -227,9 +228,14 @@ def preset_state(state: dict[str, Any], preset: str) -> tuple[dict[str, Any], st
         return state, str(exc)
     flat = {k: v for k, v in spec.items() if k != "hparams"}
     flat.update({f"hparams.{k}": v for k, v in spec["hparams"].items()})
+    # Fields left to the dataset and algorithm stay blank, unless the preset names them itself
+    # (the paper's EMA 0.999 and SGD 0.03, the tutorial's Adam 0.002).
+    named = {k for k in PRESETS[preset] if k != "hparams"}
     out = dict(state)
     for key, value in flat.items():
-        if key in out and key not in AUTO_FIELDS and key not in ("name", "notes", "seed"):
+        if key not in out or key in ("name", "notes", "seed"):
+            continue
+        if key not in AUTO_FIELDS or key in named:
             out[key] = as_text(value)
     return out, None
 

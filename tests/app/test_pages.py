@@ -133,7 +133,7 @@ def test_switching_algorithm_shows_its_hyperparameters_and_keeps_the_rest(pages)
     query = "algorithm=mixmatch&shown_algorithm=fixmatch&hparams.threshold=0.5&epochs=7&name=keep"
     html = pages.get(f"/runs/new?{query}").text
     assert 'name="hparams.temperature"' in html and 'name="hparams.threshold"' not in html
-    assert input_value(html, "hparams.unlabeled_weight") == "75.0"  # MixMatch's own default
+    assert input_value(html, "hparams.unlabeled_weight") == "25.0"  # MixMatch's own default
     assert input_value(html, "epochs") == "7" and input_value(html, "name") == "keep"
     assert "sharpening temperature T" in html  # description with the paper's symbol
 
@@ -144,6 +144,11 @@ def test_a_preset_fills_the_form(pages):
     assert '<option value="adam" selected>' in html
     assert input_value(html, "hparams.unlabeled_weight") == "75.0"
     assert input_value(html, "name") == "t"
+    # Fields otherwise chosen for the algorithm (blank) show what the preset itself sets.
+    assert input_value(html, "ema_decay") == "0.9"
+    paper = pages.get("/runs/new?algorithm=fixmatch&preset=paper").text
+    assert input_value(paper, "lr") == "0.03" and input_value(paper, "ema_decay") == "0.999"
+    assert input_value(pages.get("/runs/new?algorithm=fixmatch").text, "lr") == ""
 
 
 def test_user_text_is_escaped_everywhere(pages, engine):

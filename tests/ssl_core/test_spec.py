@@ -25,7 +25,7 @@ def test_defaults_are_filled_per_dataset_and_algorithm():
         {"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250}
     )
     assert mixmatch.net == "wrn_28_2" and mixmatch.uratio == 1
-    assert mixmatch.hparams.unlabeled_weight == 75.0
+    assert mixmatch.hparams.unlabeled_weight == 25.0  # sized to the default lr (issue 13)
     stored = mixmatch.to_json_dict()
     assert "algorithm" not in stored["hparams"]
     assert RunSpec.model_validate(stored) == mixmatch  # the stored form validates back
@@ -103,3 +103,21 @@ def test_ema_decay_left_out_is_the_algorithms_default():
     assert build_spec({"algorithm": "meanteacher"}, "paper").ema_decay == 0.999
     stored = RunSpec(algorithm="meanteacher").model_dump()
     assert stored["ema_decay"] == 0.9  # the stored spec names the value used
+
+
+def test_the_learning_rate_defaults_by_optimizer_and_is_stored():
+    sgd = build_spec({"algorithm": "fixmatch"})
+    adam = build_spec({"algorithm": "mixmatch", "optimizer": "adam"})
+    assert (sgd.lr, adam.lr) == (0.1, 0.002)  # SGD sized to short CPU runs (the study in docs/)
+    assert sgd.to_json_dict()["lr"] == 0.1  # the stored spec names it
+    assert build_spec({"algorithm": "fixmatch", "lr": 0.03}).lr == 0.03
+    assert build_spec({"algorithm": "fixmatch"}, "paper").lr == 0.03  # presets keep theirs
+
+
+def test_mixmatch_unlabeled_weight_is_sized_to_the_default_rate_and_presets_keep_the_papers():
+    # With SGD, λu scales the unlabeled term's step like the learning rate: 25 at lr 0.1 keeps
+    # the step 75 had at the papers' 0.03 (docs/STUDY_fashion_mnist_40.md).
+    assert build_spec({"algorithm": "mixmatch"}).hparams.unlabeled_weight == 25.0
+    paper = build_spec({"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250}, "paper")
+    tutorial = build_spec({"algorithm": "mixmatch"}, "tutorial")
+    assert paper.hparams.unlabeled_weight == tutorial.hparams.unlabeled_weight == 75.0
