@@ -164,12 +164,12 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "short_budget": {
         "title": "Short budget: Fashion-MNIST, 40 labels, 600 steps",
         "about": "every algorithm against labels only on Fashion-MNIST with 40 labels at the CPU "
-        "defaults (600 steps of a small CNN), over three seeds: the study in "
+        "defaults (600 steps of a small CNN), over five seeds: the study in "
         "docs/STUDY_fashion_mnist_40.md, one click",
         "name": "Short budget: Fashion-MNIST-40",
         "base": {"dataset": "fashion_mnist", "num_labels": 40},
         "grid": [("algorithm", ", ".join(DEMO_ALGORITHMS))],
-        "seeds": "0, 1, 2",
+        "seeds": "0, 1, 2, 3, 4",
     },
 }
 BLANK_SWEEP = {

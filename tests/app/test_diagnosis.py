@@ -149,7 +149,7 @@ def test_run_page_shows_the_notes_in_words(pages, engine):
 
 
 def test_short_budget_template_is_the_study_in_one_click(pages):
-    """Fashion-MNIST-40 at the CPU defaults (600 steps), every algorithm × seeds 0, 1, 2."""
+    """Fashion-MNIST-40 at the CPU defaults (600 steps), every algorithm × seeds 0 to 4."""
     html = pages.get("/sweeps/new?template=short_budget").text
     fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', html))
     form = {k: v for k, v in fields.items() if k in ("name", "seeds") or k.startswith("grid_")}
@@ -159,7 +159,7 @@ def test_short_budget_template_is_the_study_in_one_click(pages):
     runs = pages.get("/api" + location).json()["runs"]
     cells = sorted((r["spec"]["algorithm"], r["spec"]["seed"]) for r in runs)
     algorithms = ["fixmatch", "flexmatch", "mixmatch", "supervised"]
-    assert cells == [(a, s) for a in algorithms for s in (0, 1, 2)]
+    assert cells == [(a, s) for a in algorithms for s in range(5)]
     for run in runs:
         spec = run["spec"]
         assert (spec["dataset"], spec["num_labels"], spec["net"]) == (
@@ -168,6 +168,7 @@ def test_short_budget_template_is_the_study_in_one_click(pages):
             "cnn_small",
         )
         assert spec["epochs"] * spec["iters_per_epoch"] == 600
+        assert spec["lr"] == 0.1  # the defaults the study measured
 
 
 def test_group_notes_count_the_runs_in_warmup_and_with_weak_masks():
