@@ -87,6 +87,10 @@ class NetEntry:
 
 
 MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
+PSEUDO_LABEL_SHARE = "train/pseudo_label_share/<class>"
+# What the built-in methods that make pseudo-labels log: the mask diagnostics and, through
+# ``Algorithm.pseudo_label_stats``, the share of the admitted pseudo-labels naming each class.
+PSEUDO_LABEL_DIAGNOSTICS = (*MASK_DIAGNOSTICS, PSEUDO_LABEL_SHARE)
 
 _BUILTIN_ALGORITHMS = (
     AlgorithmEntry(
@@ -98,62 +102,62 @@ _BUILTIN_ALGORITHMS = (
         "mixmatch", "MixMatch", hp.MixMatchParams,
         "ssl_core.algorithms.mixmatch:MixMatch", default_uratio=1,
         views=lambda params: ("weak",) * params.num_augmentations,
-        diagnostics=MASK_DIAGNOSTICS, color="#3a7be0",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#3a7be0",
         description="guessed, sharpened labels for K weak views, mixed up with labeled data",
     ),
     AlgorithmEntry(
         "fixmatch", "FixMatch", hp.FixMatchParams,
         "ssl_core.algorithms.fixmatch:FixMatch", default_uratio=7, views=("weak", "strong"),
-        diagnostics=MASK_DIAGNOSTICS, color="#e57a35",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#e57a35",
         description="confident weak-view predictions as hard labels for a strong view",
     ),
     AlgorithmEntry(
         "flexmatch", "FlexMatch", hp.FlexMatchParams,
         "ssl_core.algorithms.flexmatch:FlexMatch", default_uratio=7, views=("weak", "strong"),
-        diagnostics=(*MASK_DIAGNOSTICS, "train/threshold/<class>", "train/unseen_ratio"),
+        diagnostics=(*PSEUDO_LABEL_DIAGNOSTICS, "train/threshold/<class>", "train/unseen_ratio"),
         color="#1f9e73",
         description="FixMatch with per-class thresholds that follow each class's learning",
     ),
     AlgorithmEntry(
         "pimodel", "Π-model", hp.PiModelParams,
         "ssl_core.algorithms.pimodel:PiModel", default_uratio=1, views=("weak", "weak"),
-        diagnostics=MASK_DIAGNOSTICS, color="#9c6644",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#9c6644",
         description="two weak views of an unlabeled image should predict the same",
     ),
     AlgorithmEntry(
         "pseudolabel", "Pseudo-Label", hp.PseudoLabelParams,
         "ssl_core.algorithms.pseudolabel:PseudoLabel", default_uratio=1, views=("weak",),
-        diagnostics=MASK_DIAGNOSTICS, color="#e05780",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#e05780",
         description="confident predictions become their own hard labels",
     ),
     AlgorithmEntry(
         "meanteacher", "Mean Teacher", hp.MeanTeacherParams,
         "ssl_core.algorithms.meanteacher:MeanTeacher", default_uratio=1, views=("weak", "weak"),
-        default_ema_decay=0.9, diagnostics=MASK_DIAGNOSTICS, color="#4d908e",
+        default_ema_decay=0.9, diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#4d908e",
         description="the student matches its weight average's prediction on another view",
     ),
     AlgorithmEntry(
         "uda", "UDA", hp.UDAParams,
         "ssl_core.algorithms.uda:UDA", default_uratio=7, views=("weak", "strong"),
-        diagnostics=MASK_DIAGNOSTICS, color="#577590",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#577590",
         description="sharpened weak-view predictions as soft targets for a strong view",
     ),
     AlgorithmEntry(
         "freematch", "FreeMatch", hp.FreeMatchParams,
         "ssl_core.algorithms.freematch:FreeMatch", default_uratio=7, views=("weak", "strong"),
-        diagnostics=MASK_DIAGNOSTICS, color="#6a994e",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#6a994e",
         description="FixMatch with self-adaptive global and class thresholds and a fairness term",
     ),
     AlgorithmEntry(
         "softmatch", "SoftMatch", hp.SoftMatchParams,
         "ssl_core.algorithms.softmatch:SoftMatch", default_uratio=7, views=("weak", "strong"),
-        diagnostics=MASK_DIAGNOSTICS, color="#b5838d",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#b5838d",
         description="every pseudo-label weighted by a truncated Gaussian of its confidence",
     ),
     AlgorithmEntry(
         "remixmatch", "ReMixMatch", hp.ReMixMatchParams,
         "ssl_core.algorithms.remixmatch:ReMixMatch", default_uratio=1,
-        views=("weak", "strong", "strong"), diagnostics=MASK_DIAGNOSTICS, color="#277da1",
+        views=("weak", "strong", "strong"), diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#277da1",
         description="aligned, sharpened guesses anchor strong views; mixup; rotation prediction",
     ),
 )  # fmt: skip

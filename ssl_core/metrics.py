@@ -1,7 +1,8 @@
 """The metric keys a run logs per epoch: one table for the trainer, the sink, the charts and the
 docs (docs/CONTRACTS.md is checked against it by tests/test_contracts.py).
 
-Torch-free. ``train/threshold/<class>`` stands for one key per class (FlexMatch).
+Torch-free. ``train/threshold/<class>`` (FlexMatch) and ``train/pseudo_label_share/<class>`` each
+stand for one key per class.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ UNSEEN_RATIO = "train/unseen_ratio"
 COMPILE_SECONDS = "train/compile_seconds"
 MASK_DIAGNOSTICS = catalog.MASK_DIAGNOSTICS  # mask ratio and pseudo-label accuracy
 CLASS_THRESHOLD_PREFIX = "train/threshold/"
+PSEUDO_LABEL_SHARE = catalog.PSEUDO_LABEL_SHARE
+PSEUDO_LABEL_SHARE_PREFIX = "train/pseudo_label_share/"
+# Per-class rows: the prefix of the logged keys → the row that stands for them, and its label.
+_PER_CLASS = {
+    CLASS_THRESHOLD_PREFIX: (CLASS_THRESHOLD, "threshold of class {}"),
+    PSEUDO_LABEL_SHARE_PREFIX: (PSEUDO_LABEL_SHARE, "pseudo-label share of class {}"),
+}
 
 _TABLE = (
     MetricKey(TRAIN_LOSS, "train loss (total)", "loss", 0.0,
@@ -91,6 +99,10 @@ _TABLE = (
     MetricKey(UNSEEN_RATIO, "never-selected unlabeled (share)", "share", 0.0, 1.0, "declared",
               "FlexMatch: share of unlabeled images never yet predicted with confidence ≥ τ "
               "(σ_−1 / N); while it outweighs every class count, thresholds are in warm-up"),
+    MetricKey(PSEUDO_LABEL_SHARE, "pseudo-label share of class <class>", "share", 0.0, 1.0,
+              "declared",
+              "share of the epoch's admitted pseudo-labels (weighted by the mask, as "
+              "train/mask_ratio) that name each class; sums to 1, all 0 when none was admitted"),
     MetricKey(COMPILE_SECONDS, "torch.compile time (s)", "s", 0.0, scope="compiled",
               description="seconds torch.compile spent compiling during the epoch's steps and "
               "evaluation (torch's own accounting, forward and backward graphs); most in "
@@ -100,11 +112,22 @@ _TABLE = (
 METRIC_KEYS: dict[str, MetricKey] = {key.name: key for key in _TABLE}
 
 
+def per_class_prefix(name: str) -> str | None:
+    """The prefix of a per-class key (``train/threshold/3`` → ``train/threshold/``), else None."""
+    return next((prefix for prefix in _PER_CLASS if name.startswith(prefix)), None)
+
+
+def class_keys(prefix: str, num_classes: int) -> list[str]:
+    """The logged keys of one per-class row, in class order."""
+    return [f"{prefix}{c}" for c in range(num_classes)]
+
+
 def lookup(name: str) -> MetricKey | None:
     """The table row of a logged key (``train/threshold/3`` → the per-class row), or None."""
-    if name.startswith(CLASS_THRESHOLD_PREFIX):
-        row = METRIC_KEYS[CLASS_THRESHOLD]
-        return replace(row, name=name, label=f"threshold of class {name.rsplit('/', 1)[1]}")
+    prefix = per_class_prefix(name)
+    if prefix is not None:
+        row_name, label = _PER_CLASS[prefix]
+        return replace(METRIC_KEYS[row_name], name=name, label=label.format(name[len(prefix) :]))
     return METRIC_KEYS.get(name)
 
 
@@ -124,12 +147,13 @@ def label(name: str) -> str:
 def expected_keys(algorithm: str, num_classes: int, compiled: bool = False) -> set[str]:
     """Every key a run of ``algorithm`` logs each epoch (per-class keys expanded); ``compiled``:
     the run's spec has ``compile`` on."""
+    prefixes = {row_name: prefix for prefix, (row_name, _) in _PER_CLASS.items()}
     out = set()
     for key in _TABLE:
         if algorithm not in key.emitted_by() or (key.scope == "compiled" and not compiled):
             continue
-        if key.name == CLASS_THRESHOLD:
-            out.update(f"{CLASS_THRESHOLD_PREFIX}{c}" for c in range(num_classes))
+        if key.name in prefixes:
+            out.update(class_keys(prefixes[key.name], num_classes))
         else:
             out.add(key.name)
     return out

@@ -29,6 +29,7 @@ from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
 from app.store.stats import BANDS
+from ssl_core import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -161,9 +162,9 @@ def group_options(data: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def ordered_keys(keys: list[str]) -> list[str]:
-    """Metric keys in reading order: accuracies, losses, the rest, per-class thresholds last."""
+    """Metric keys in reading order: accuracies, losses, the rest, per-class keys last."""
     rank = {"val/top1": 0, "test/top1": 1, "val/top5": 2, "test/top5": 3, "labeled/top1": 4}
-    return sorted(keys, key=lambda k: (k.startswith("train/threshold/"), rank.get(k, 9), k))
+    return sorted(keys, key=lambda k: (metrics.per_class_prefix(k) is not None, rank.get(k, 9), k))
 
 
 @router.get("/compare", response_class=HTMLResponse)

@@ -211,23 +211,67 @@ def run_charts(
         charts.append({"id": chart_id, "keys": [t.key for t in traces], "scales": scales,
                        "figure": figure})  # fmt: skip
     if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
-        keys = [f"train/threshold/{c}" for c in range(num_classes)]
-        data = []
-        for c, key in enumerate(keys):
-            s = series.get(key, {"epoch": [], "value": []})
-            data.append(line(f"class {c}", s["epoch"], s["value"], class_color(c, num_classes)))
-        title = "FlexMatch per-class thresholds"
-        figure = {
-            "data": data,
-            "layout": whole_ticks(layout(title, "epoch", "threshold τ_c"), epochs),
-        }
+        keys = metrics.class_keys(metrics.CLASS_THRESHOLD_PREFIX, num_classes)
+        figure = _class_figure(keys, series, "FlexMatch per-class thresholds", "threshold τ_c")
+        figure["layout"] = whole_ticks(figure["layout"], epochs)
         figure["layout"]["yaxis"]["range"] = [0, 1.02]  # a threshold is a confidence in [0, 1]
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
+    if _logs_shares(algorithm, series):
+        keys = metrics.class_keys(metrics.PSEUDO_LABEL_SHARE_PREFIX, num_classes)
+        title = "Share of the admitted pseudo-labels per class"
+        figure = _class_figure(keys, series, title, "share of pseudo-labels")
+        figure["layout"] = whole_ticks(figure["layout"], epochs)
+        figure["layout"]["yaxis"]["rangemode"] = "tozero"
+        # A class far below the uniform share 1/K is one the model has stopped predicting.
+        figure["layout"]["shapes"] = [uniform_line(1 / num_classes)]
+        figure["layout"]["annotations"] = [uniform_label(num_classes)]
+        at = next((i + 1 for i, c in enumerate(charts) if c["id"] == "pseudo"), len(charts))
+        charts.insert(at, {"id": "shares", "keys": keys, "figure": figure})
     notes = run_notes(algorithm, series, spec or {})
     for chart in charts:
         if chart["id"] == "pseudo":
             chart["notes"] = notes
     return charts
+
+
+def _class_figure(
+    keys: list[str], series: dict[str, dict[str, list]], title: str, y_title: str
+) -> dict[str, Any]:
+    """One line per class, in ``keys``' order (class ``c`` is ``keys[c]``)."""
+    data = []
+    for c, key in enumerate(keys):
+        s = series.get(key, {"epoch": [], "value": []})
+        data.append(line(f"class {c}", s["epoch"], s["value"], class_color(c, len(keys))))
+    return {"data": data, "layout": layout(title, "epoch", y_title)}
+
+
+def _logs_shares(algorithm: str, series: dict[str, dict[str, list]]) -> bool:
+    """The algorithm logs the pseudo-label shares, unless the run's epochs were logged without
+    them (stored before the metric existed): an empty chart would only puzzle."""
+    if metrics.PSEUDO_LABEL_SHARE not in _diagnostics(algorithm):
+        return False
+    logged = [key for key, s in series.items() if s["epoch"]]
+    return not logged or any(
+        metrics.per_class_prefix(k) == metrics.PSEUDO_LABEL_SHARE_PREFIX for k in logged
+    )
+
+
+def uniform_line(share: float) -> dict[str, Any]:
+    """A dashed horizontal line across the plot at ``share`` (a layout shape, not a trace, so
+    live updates that extend traces by index leave it alone)."""
+    return {
+        "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": share, "y1": share,
+        "line": {"dash": "dash", "width": 1.5, "color": "#888888"},
+    }  # fmt: skip
+
+
+def uniform_label(num_classes: int) -> dict[str, Any]:
+    """The words on ``uniform_line``, at its right end."""
+    return {
+        "text": f"uniform 1/{num_classes}", "xref": "paper", "x": 1, "yref": "y",
+        "y": 1 / num_classes, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+        "font": {"size": 11, "color": "#888888"},
+    }  # fmt: skip
 
 
 def _diagnostics(algorithm: str) -> tuple[str, ...]:

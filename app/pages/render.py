@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
-from ssl_core import catalog
+from ssl_core import catalog, metrics
 from ssl_core.spec import flatten_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,8 @@ templates.env.globals.update(
     spec_value=spec_value,
     spec_cell=spec_cell,
 )
-templates.env.tests["threshold_key"] = lambda key: key.startswith("train/threshold/")
+# One key per class (FlexMatch's thresholds, the pseudo-label shares): listed and drawn apart.
+templates.env.tests["per_class_key"] = lambda key: metrics.per_class_prefix(key) is not None
 templates.env.filters.update(
     number=number,
     duration=duration,

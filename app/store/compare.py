@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.store import crud
-from app.store.diagnosis import Signal, diagnosis_keys, group_notes, signal_of
+from app.store.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
@@ -120,35 +120,36 @@ def compare(
 
 
 def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
-    """What the pseudo-label notes read (app.store.diagnosis), for the runs of a thresholding
-    method only (the others get no notes): the mask ratio's and pseudo-label accuracy's means
-    from the database, and the last warm-up values of the runs whose algorithm logs them."""
-    thresholded = [r for r in runs if "threshold" in ((r.spec or {}).get("hparams") or {})]
-    if not thresholded:
+    """What the pseudo-label notes read (app.store.diagnosis): for the runs of a thresholding
+    method, the mask ratio's and pseudo-label accuracy's means from the database; for the runs
+    whose algorithm logs them, the last epoch's warm-up values and pseudo-label shares, all
+    runs' in one query. Runs that get no notes get no signal."""
+    thresholded = [r.id for r in runs if "threshold" in ((r.spec or {}).get("hparams") or {})]
+    last_keys = {run.id: keys for run in runs if (keys := _last_epoch_keys(run))}
+    if not thresholded and not last_keys:
         return {}
-    ids = [r.id for r in thresholded]
-    means = crud.mean_points(session, ids, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
-    warmup: dict[int, dict[str, Any]] = {}
-    for run in thresholded:
-        try:
-            logs = metrics.UNSEEN_RATIO in catalog.algorithm(run.algorithm).diagnostics
-            classes = catalog.dataset(run.dataset).num_classes
-        except (KeyError, ValueError):  # no longer installed: no warm-up values to read
-            continue
-        if logs:
-            keys = [k for k in diagnosis_keys(classes) if k.startswith(WARMUP_KEYS)]
-            warmup.update(crud.load_points(session, [run.id], keys))
+    means = crud.mean_points(session, thresholded, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
+    wanted = sorted({key for keys in last_keys.values() for key in keys})
+    last = crud.last_points(session, list(last_keys), wanted)
     signals = {}
-    for run_id in ids:
-        last = signal_of(warmup.get(run_id, {}))
+    for run_id in dict.fromkeys([*thresholded, *last_keys]):
         mask, epochs = means.get(run_id, {}).get(metrics.MASK_RATIO, (None, 0))
         accuracy = means.get(run_id, {}).get(metrics.PSEUDO_LABEL_ACC, (None, 0))[0]
-        signals[run_id] = replace(last, mask=mask, accuracy=accuracy, epochs=epochs)
+        signals[run_id] = replace(
+            last_signal(last.get(run_id, {})), mask=mask, accuracy=accuracy, epochs=epochs
+        )
     return signals
 
 
-# The warm-up values only FlexMatch logs: its never-selected share and class thresholds.
-WARMUP_KEYS = (metrics.UNSEEN_RATIO, metrics.CLASS_THRESHOLD_PREFIX)
+def _last_epoch_keys(run: Run) -> list[str]:
+    """The keys whose last-epoch values the notes read for ``run``, from its algorithm's
+    declared diagnostics; none when the algorithm or dataset is no longer installed."""
+    try:
+        diagnostics = catalog.algorithm(run.algorithm).diagnostics
+        classes = catalog.dataset(run.dataset).num_classes
+    except (KeyError, ValueError):
+        return []
+    return last_epoch_keys(diagnostics, classes)
 
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:

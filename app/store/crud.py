@@ -288,6 +288,41 @@ def mean_points(
     return out
 
 
+def last_points(
+    session: Session, run_ids: Iterable[int], keys: Sequence[str]
+) -> dict[int, dict[str, float]]:
+    """``{run_id: {key: value at the series' last epoch}}`` in one query (a compare's notes need
+    50 runs' last epochs of a few dozen keys, not their series).
+
+    Per (run, key), the newest point is one lookup in the (run, key, epoch) primary key; a
+    ``max(epoch) … GROUP BY`` reads every point instead: 67 ms against 1.8 ms for 50 runs ×
+    1,000 epochs × 11 keys (SQLite, this machine).
+    """
+    ids = list(run_ids)
+    if not ids or not keys:
+        return {}
+    keys = list(keys)
+    rows = session.exec(
+        sa_select(Run.id, *(_newest_value(key) for key in keys)).where(col(Run.id).in_(ids))
+    ).all()
+    out: dict[int, dict[str, float]] = {}
+    for run_id, *newest in rows:
+        # None: the run has no such series
+        out[run_id] = {k: v for k, v in zip(keys, newest, strict=True) if v is not None}
+    return out
+
+
+def _newest_value(key: str) -> Any:
+    """The value of ``key`` at the enclosing run's last epoch, as a column of a runs query."""
+    return (
+        sa_select(MetricPoint.value)
+        .where(col(MetricPoint.run_id) == col(Run.id), col(MetricPoint.key) == key)
+        .order_by(col(MetricPoint.epoch).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def load_points(
     session: Session, run_ids: Iterable[int], keys: Sequence[str] | None = None
 ) -> dict[int, dict[str, dict[str, list[Any]]]]:

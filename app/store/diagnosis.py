@@ -5,12 +5,16 @@ A thresholding method (FixMatch, FlexMatch) learns from unlabeled images only th
 pseudo-labels its mask lets in, so the mask ratio and the pseudo-label accuracy explain most weak
 results: a mask near 0 leaves a labels-only run, a mask near 1 with wrong pseudo-labels trains on
 the model's own mistakes. FlexMatch's thresholds additionally stay below τ while the share of
-never-selected images (``train/unseen_ratio``) outweighs every class: its warm-up.
+never-selected images (``train/unseen_ratio``) outweighs every class: its warm-up. And a method
+whose model stops predicting a class admits that class's images under other labels, so its
+unlabeled loss confirms the collapse: ``train/pseudo_label_share/<class>`` at the last epoch shows
+which class (docs/STUDY_fashion_mnist_40.md, "FixMatch: which pseudo-labels are wrong").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ssl_core import metrics
@@ -20,6 +24,11 @@ from ssl_core import metrics
 ALL_USED = 0.95
 NONE_USED = 0.05
 POOR_PSEUDO_LABELS = 80.0
+# A class is rarely named when it gets less than this fraction of the uniform share 1/K of the
+# admitted pseudo-labels, once the last epoch's mask ratio is above COLLAPSE_MIN_MASK (below it,
+# a few admitted images make the shares noise).
+RARE_CLASS = 0.25
+COLLAPSE_MIN_MASK = 0.1
 
 
 def _values(series: dict[str, dict[str, list]], key: str) -> list[float]:
@@ -39,21 +48,34 @@ class Signal:
     epochs: int = 0  # epochs with a mask ratio
     unseen: float | None = None  # train/unseen_ratio at the last epoch
     highest_threshold: float | None = None  # the highest class threshold at the last epoch
+    last_mask: float | None = None  # the mask ratio at the last epoch
+    shares: tuple[float, ...] = ()  # each class's pseudo-label share at the last epoch
 
 
 def signal_of(series: dict[str, dict[str, list]]) -> Signal:
     """The ``Signal`` of a run's series (``{key: {"value": [...]}}``)."""
     masks = _values(series, metrics.MASK_RATIO)
     accuracy = _values(series, metrics.PSEUDO_LABEL_ACC)
-    unseen = _values(series, metrics.UNSEEN_RATIO)
-    class_keys = [k for k in series if k.startswith(metrics.CLASS_THRESHOLD_PREFIX)]
-    highest = [v[-1] for k in class_keys if (v := _values(series, k))]
-    return Signal(
+    last = {key: values[-1] for key in series if (values := _values(series, key))}
+    return replace(
+        last_signal(last),
         mask=_mean(masks) if masks else None,
         accuracy=_mean(accuracy) if accuracy else None,
         epochs=len(masks),
-        unseen=unseen[-1] if unseen else None,
+    )
+
+
+def last_signal(last: dict[str, float]) -> Signal:
+    """The last-epoch part of a ``Signal``, from each key's value at its last epoch (what
+    ``last_epoch_keys`` names; a compare reads only these, not the series)."""
+    highest = [v for k, v in last.items() if k.startswith(metrics.CLASS_THRESHOLD_PREFIX)]
+    prefix = metrics.PSEUDO_LABEL_SHARE_PREFIX
+    shares = sorted((int(k[len(prefix) :]), v) for k, v in last.items() if k.startswith(prefix))
+    return Signal(
+        unseen=last.get(metrics.UNSEEN_RATIO),
         highest_threshold=max(highest) if highest else None,
+        last_mask=last.get(metrics.MASK_RATIO),
+        shares=tuple(v for _, v in shares),
     )
 
 
@@ -114,6 +136,48 @@ def mask_note(series: dict[str, dict[str, list]]) -> str | None:
     )
 
 
+def _percent(share: float) -> str:
+    return f"{100 * share:.2g} %"
+
+
+def _rare_classes(signal: Signal) -> list[tuple[int, float]]:
+    """(class, share) of each class the last epoch's admitted pseudo-labels rarely named, when
+    the mask admitted enough for the shares to mean something; else empty."""
+    shares, mask = signal.shares, signal.last_mask
+    if not shares or not sum(shares) or mask is None or mask <= COLLAPSE_MIN_MASK:
+        return []
+    rare = RARE_CLASS / len(shares)
+    return [(c, share) for c, share in enumerate(shares) if share < rare]
+
+
+def _class_list(items: list[str]) -> str:
+    """``["3", "6"]`` → "classes 3 and 6"."""
+    if len(items) == 1:
+        return f"class {items[0]}"
+    return f"classes {', '.join(items[:-1])} and {items[-1]}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def collapse_note(series: dict[str, dict[str, list]]) -> str | None:
+    """Classes the admitted pseudo-labels rarely name at the last epoch: the model has stopped
+    predicting them, and their images train under other labels."""
+    signal = signal_of(series)
+    rare = _rare_classes(signal)
+    if not rare:
+        return None
+    named = _class_list([str(c) for c, _ in rare])
+    return (
+        f"At the last epoch, pseudo-labels rarely name {named}: "
+        f"{_and([_percent(share) for _, share in rare])} of those admitted (uniform "
+        f"{_percent(1 / len(signal.shares))}). Images of {named} are admitted under other "
+        "labels, so the unlabeled loss confirms the collapse; class-aware thresholds "
+        "(FlexMatch, FreeMatch) are meant to counter it."
+    )
+
+
 def _thresholded(spec: dict[str, Any]) -> dict[str, Any] | None:
     """The hyperparameters of a thresholding method (FixMatch, FlexMatch, …), else None:
     MixMatch uses every guess by design, labels-only has none."""
@@ -130,33 +194,44 @@ def run_notes(
     algorithm: str, series: dict[str, dict[str, list]], spec: dict[str, Any]
 ) -> list[str]:
     """The notes the run page shows under its heading; empty when nothing stands out."""
-    hparams = _thresholded(spec)
-    if hparams is None:
-        return []
     notes = []
-    if _in_warmup(hparams):
-        notes.append(warmup_note(series, float(hparams["threshold"])))
-    notes.append(mask_note(series))
+    hparams = _thresholded(spec)
+    if hparams is not None:
+        if _in_warmup(hparams):
+            notes.append(warmup_note(series, float(hparams["threshold"])))
+        notes.append(mask_note(series))
+    notes.append(collapse_note(series))
     return [note for note in notes if note]
 
 
-def diagnosis_keys(num_classes: int) -> list[str]:
-    """The metric keys the notes read (for a caller that loads only what it needs)."""
-    return [
-        metrics.MASK_RATIO,
-        metrics.PSEUDO_LABEL_ACC,
-        metrics.UNSEEN_RATIO,
-        *(f"{metrics.CLASS_THRESHOLD_PREFIX}{c}" for c in range(num_classes)),
-    ]
+def last_epoch_keys(diagnostics: tuple[str, ...], num_classes: int) -> list[str]:
+    """The keys whose last-epoch values the notes read, for an algorithm that declares
+    ``diagnostics`` (its catalog entry's): FlexMatch's warm-up values, the pseudo-label shares
+    and the mask ratio beside them. The means over the epochs are read separately."""
+    keys = []
+    if metrics.UNSEEN_RATIO in diagnostics:
+        keys += [
+            metrics.UNSEEN_RATIO,
+            *metrics.class_keys(metrics.CLASS_THRESHOLD_PREFIX, num_classes),
+        ]
+    if metrics.PSEUDO_LABEL_SHARE in diagnostics:
+        keys += [
+            metrics.MASK_RATIO,
+            *metrics.class_keys(metrics.PSEUDO_LABEL_SHARE_PREFIX, num_classes),
+        ]
+    return keys
 
 
 def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
     """The compare page's words for one group, from its runs' ``(Signal, spec)``: how many
-    ended with FlexMatch's thresholds still in warm-up, and how many had a mask ratio or
-    pseudo-label accuracy that explains a weak result. The same tests as ``run_notes``."""
+    ended with FlexMatch's thresholds still in warm-up, how many had a mask ratio or
+    pseudo-label accuracy that explains a weak result, and how many ended with pseudo-labels
+    that rarely name some class. The same tests as ``run_notes``."""
     warm: list[tuple[float, float]] = []
     masks: dict[str, list[tuple[float, float | None]]] = {"all": [], "none": []}
     counted = 0
+    with_shares = [signal for signal, _ in members if signal.shares]
+    collapsed = [rare for signal in with_shares if (rare := _rare_classes(signal))]
     for signal, spec in members:
         hparams = _thresholded(spec)
         if hparams is None:
@@ -166,9 +241,38 @@ def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
             warm.append(found)
         if (mask := _mask(signal)) is not None:
             masks[mask[0]].append((mask[1], mask[2]))
+    notes = _group_thresholded_notes(counted, warm, masks)
+    if collapsed:
+        notes.append(_group_collapse_note(collapsed, len(with_shares)))
+    return notes
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'s' if count > 1 else ''}"
+
+
+def _group_collapse_note(collapsed: list[list[tuple[int, float]]], counted: int) -> str:
+    """How many of ``counted`` runs ended with some class rarely named, and which classes."""
+    runs_per_class = Counter(c for rare in collapsed for c, _ in rare)
+    which = [f"{c} in {_runs(n)}" for c, n in sorted(runs_per_class.items())]
+    return (
+        f"{len(collapsed)} of {_runs(counted)} ended with pseudo-labels that rarely name some "
+        f"class (under a quarter of the uniform share of those admitted at the last epoch; "
+        f"{_class_list(which)}): images of those "
+        "classes were admitted under other labels, so the unlabeled loss confirmed the "
+        "collapse; class-aware thresholds (FlexMatch, FreeMatch) are meant to counter it."
+    )
+
+
+def _group_thresholded_notes(
+    counted: int,
+    warm: list[tuple[float, float]],
+    masks: dict[str, list[tuple[float, float | None]]],
+) -> list[str]:
+    """The warm-up and mask notes of a group's ``counted`` runs of a thresholding method."""
     if not counted:
         return []
-    of = f"of {counted} run{'s' if counted > 1 else ''}"
+    of = f"of {_runs(counted)}"
     notes = []
     if warm:
         unseen = _mean([u for u, _ in warm])

@@ -17,7 +17,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     labeled_weak_strong,
-    pseudo_label_stats,
 )
 from ssl_core.losses import masked_cross_entropy
 from ssl_core.thresholds import fixed_mask
@@ -37,7 +36,7 @@ class FixMatch(Algorithm):
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, mask)
         loss = loss_x + self.hp.unlabeled_weight * loss_u
 
-        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
         # torch.full, not torch.tensor: a copy from the host would wait for the GPU each step.
         weight = torch.full((), self.hp.unlabeled_weight, device=self.device)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(probs))

@@ -24,7 +24,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     labeled_weak_strong,
-    pseudo_label_stats,
 )
 from ssl_core.losses import masked_cross_entropy
 
@@ -103,7 +102,7 @@ class FreeMatch(Algorithm):
         loss_f = fairness_loss(mask, logits_strong, self.sat)
         loss = loss_x + self.hp.unlabeled_weight * loss_u + self.hp.fairness_weight * loss_f
 
-        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
         weight = self._full(self.hp.unlabeled_weight)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(mask))
 

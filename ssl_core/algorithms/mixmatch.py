@@ -22,7 +22,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     frozen_bn_stats,
-    pseudo_label_stats,
 )
 from ssl_core.losses import mse_probs, soft_cross_entropy
 from ssl_core.ops import interleave, mixup, sharpen
@@ -72,7 +71,7 @@ class MixMatch(Algorithm):
         weight = self.hp.unlabeled_weight * self.rampup(step)
         loss = loss_x + weight * loss_u
 
-        used, correct = pseudo_label_stats(
+        used, correct = self.pseudo_label_stats(
             torch.ones(len(guess), device=x.device), guess.argmax(1), batch.u_true
         )
         return StepOutput(

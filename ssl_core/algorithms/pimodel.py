@@ -18,7 +18,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     frozen_bn_stats,
-    pseudo_label_stats,
 )
 from ssl_core.losses import mse_probs
 
@@ -41,7 +40,7 @@ class PiModel(Algorithm):
         loss = loss_x + weight * loss_u
 
         every = torch.ones(len(targets), device=targets.device)  # no mask: every sample counts
-        used, correct = pseudo_label_stats(every, targets.argmax(1), batch.u_true)
+        used, correct = self.pseudo_label_stats(every, targets.argmax(1), batch.u_true)
         return StepOutput(
             loss, loss_x.detach(), loss_u.detach(), self._full(weight), used, correct, len(targets)
         )

@@ -16,7 +16,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     frozen_bn_stats,
-    pseudo_label_stats,
 )
 from ssl_core.losses import masked_cross_entropy
 from ssl_core.thresholds import fixed_mask
@@ -37,7 +36,7 @@ class PseudoLabel(Algorithm):
         weight = self.hp.unlabeled_weight * self.linear_rampup(step, self.hp.unlabeled_warmup)
         loss = loss_x + weight * loss_u
 
-        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
         return StepOutput(
             loss, loss_x.detach(), loss_u.detach(), self._full(weight), used, correct, len(probs)
         )

@@ -23,7 +23,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     frozen_bn_stats,
-    pseudo_label_stats,
 )
 from ssl_core.algorithms.softmatch import DistributionAlignment
 from ssl_core.losses import soft_cross_entropy
@@ -107,7 +106,7 @@ class ReMixMatch(Algorithm):
             loss = loss + self.hp.rotation_weight * self.rotation_loss(model, strong0)
 
         every = torch.ones(len(guess), device=x.device)
-        used, correct = pseudo_label_stats(every, guess.argmax(1), batch.u_true)
+        used, correct = self.pseudo_label_stats(every, guess.argmax(1), batch.u_true)
         weight = self._full(self.hp.unlabeled_weight * w)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(guess))
 

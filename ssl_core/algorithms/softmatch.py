@@ -23,7 +23,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     labeled_weak_strong,
-    pseudo_label_stats,
 )
 from ssl_core.losses import masked_cross_entropy
 
@@ -105,7 +104,7 @@ class SoftMatch(Algorithm):
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, weight)
         loss = loss_x + self.hp.unlabeled_weight * loss_u
 
-        used, correct = pseudo_label_stats(weight, pseudo_labels, batch.u_true)
+        used, correct = self.pseudo_label_stats(weight, pseudo_labels, batch.u_true)
         lam = self._full(self.hp.unlabeled_weight)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), lam, used, correct, len(weight))
 

@@ -25,7 +25,6 @@ from ssl_core.algorithms.base import (
     Batch,
     StepOutput,
     labeled_weak_strong,
-    pseudo_label_stats,
 )
 from ssl_core.losses import masked_soft_cross_entropy
 from ssl_core.thresholds import fixed_mask
@@ -70,6 +69,6 @@ class UDA(Algorithm):
         loss_u = masked_soft_cross_entropy(logits_strong, targets, mask)
         loss = loss_x + self.hp.unlabeled_weight * loss_u
 
-        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
         weight = self._full(self.hp.unlabeled_weight)
         return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(mask))

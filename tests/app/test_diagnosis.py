@@ -28,6 +28,7 @@ def series(**columns: list[float]) -> dict[str, dict[str, list]]:
     out = {}
     for name, values in columns.items():
         key = names.get(name, name.replace("threshold_", "train/threshold/"))
+        key = key.replace("share_", "train/pseudo_label_share/")
         out[key] = {"epoch": list(range(1, len(values) + 1)), "value": values}
     return out
 
@@ -82,6 +83,52 @@ def test_run_charts_carry_the_notes_and_the_never_selected_trace():
     assert charts["pseudo"]["notes"][0].startswith("Thresholds are still in warm-up")
     fixmatch = {c["id"]: c for c in run_charts("fixmatch", 2, {}, 2, FIXMATCH)}
     assert "train/unseen_ratio" not in fixmatch["pseudo"]["keys"]
+
+
+def shares_series(last: list[float], mask: float = 0.6) -> dict[str, dict[str, list]]:
+    """Two epochs: balanced shares, then ``last``; the mask ratio ends at ``mask``."""
+    uniform = 1 / len(last)
+    columns = {f"share_{c}": [uniform, share] for c, share in enumerate(last)}
+    return series(mask=[0.5, mask], acc=[90.0, 90.0], **columns)
+
+
+# Fashion-MNIST-40's collapse, shaped: class 6 almost never named, its images under class 0.
+SKEWED = [0.19, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.1, 0.1, 0.1]
+
+
+def test_a_class_the_pseudo_labels_rarely_name_is_named_with_its_share():
+    (note,) = run_notes("fixmatch", shares_series(SKEWED), FIXMATCH)
+    assert note == (
+        "At the last epoch, pseudo-labels rarely name class 6: 1 % of those admitted (uniform "
+        "10 %). Images of class 6 are admitted under other labels, so the unlabeled loss "
+        "confirms the collapse; class-aware thresholds (FlexMatch, FreeMatch) are meant to "
+        "counter it."
+    )
+    # MixMatch's guesses count for every image: the same test applies.
+    two = [0.2, 0.18, 0.1, 0.1, 0.1, 0.1, 0.0, 0.1, 0.1, 0.02]
+    (note,) = run_notes("mixmatch", shares_series(two), {"algorithm": "mixmatch", "hparams": {}})
+    assert note.startswith(
+        "At the last epoch, pseudo-labels rarely name classes 6 and 9: 0 % and 2 % of those "
+    )
+
+
+def test_no_collapse_note_for_balanced_shares_a_tiny_mask_or_nothing_admitted():
+    balanced = [0.14, 0.06, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]  # 0.06 ≥ a quarter of 0.1
+    assert run_notes("fixmatch", shares_series(balanced), FIXMATCH) == []
+    # A few admitted images make the shares noise: no note below a mask ratio of 0.1.
+    assert run_notes("fixmatch", shares_series(SKEWED, mask=0.08), FIXMATCH) == []
+    assert run_notes("fixmatch", shares_series([0.0] * 10, mask=0.6), FIXMATCH) == []
+
+
+def test_group_notes_count_the_runs_whose_pseudo_labels_collapsed():
+    skewed = (signal_of(shares_series(SKEWED)), FIXMATCH)
+    balanced = (signal_of(shares_series([0.1] * 10)), FIXMATCH)
+    (note,) = group_notes([skewed, balanced, skewed])
+    assert note.startswith(
+        "2 of 3 runs ended with pseudo-labels that rarely name some class (under a quarter of "
+        "the uniform share of those admitted at the last epoch; class 6 in 2 runs)"
+    )
+    assert group_notes([balanced]) == []
 
 
 @pytest.fixture
@@ -140,6 +187,24 @@ def test_group_notes_count_the_runs_in_warmup_and_with_weak_masks():
     assert notes[1].startswith("1 of 3 runs had almost no unlabeled signal: only 1.0%")
     mixmatch = {"algorithm": "mixmatch", "hparams": {"temperature": 0.5}}
     assert group_notes([(signal_of(series(mask=[1.0], acc=[40.0])), mixmatch)]) == []
+
+
+def test_compare_api_names_the_collapse_from_the_stored_last_epoch(pages, engine):
+    ids = [
+        pages.post("/api/runs", json={"algorithm": a, "epochs": 2}).json()["id"]
+        for a in ("fixmatch", "fixmatch", "flexmatch")
+    ]
+    for run_id in ids:
+        add_points(engine, run_id, "train/mask_ratio", [0.5, 0.6])
+        add_points(engine, run_id, "val/top1", [40.0, 50.0])
+        for c, share in enumerate(SKEWED):  # balanced at epoch 1: only the last epoch counts
+            add_points(engine, run_id, f"train/pseudo_label_share/{c}", [0.1, share])
+    groups = {g["name"]: g for g in pages.get(f"/api/compare?runs={ids[0]},{ids[1]},{ids[2]}")
+              .json()["groups"]}  # fmt: skip
+    (note,) = groups["fixmatch"]["notes"]
+    assert note.startswith("2 of 2 runs ended with pseudo-labels that rarely name some class")
+    assert "class 6 in 2 runs" in note
+    assert groups["flexmatch"]["notes"][-1].startswith("1 of 1 run ended with pseudo-labels")
 
 
 def test_compare_page_and_api_say_which_groups_ended_in_warmup(pages, engine):

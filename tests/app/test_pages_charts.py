@@ -121,6 +121,38 @@ def test_run_charts_include_flexmatch_thresholds_per_class():
     assert "thresholds" not in {c["id"] for c in run_charts("fixmatch", 10, series)}
 
 
+def test_run_page_draws_the_pseudo_label_shares_against_the_uniform_share(pages, engine):
+    run_id = submit(pages, algorithm="fixmatch")
+    add_points(engine, run_id, "train/mask_ratio", [0.3, 0.5])
+    for c in range(10):  # class 0 fades out, class 1 takes its place
+        shares = [0.1, 0.01] if c == 0 else [0.1, 0.19] if c == 1 else [0.1, 0.1]
+        add_points(engine, run_id, f"train/pseudo_label_share/{c}", shares)
+    html = pages.get(f"/runs/{run_id}").text
+    assert 'id="chart-shares"' in html
+    charts = {c["id"]: c for c in embedded(html, "figures")}
+    shares = charts["shares"]
+    assert shares["keys"] == [f"train/pseudo_label_share/{c}" for c in range(10)]
+    assert shares["figure"]["data"][0]["y"] == [0.1, 0.01]
+    (uniform,) = shares["figure"]["layout"]["shapes"]
+    assert (uniform["y0"], uniform["y1"], uniform["line"]["dash"]) == (0.1, 0.1, "dash")
+    # Live updates extend these traces by key, so the chart is listed for them too.
+    live = embedded(html, "live")
+    assert {"id": "shares", "keys": shares["keys"], "scales": None} in live["charts"]
+    # The collapse note, under the pseudo-label chart.
+    assert "pseudo-labels rarely name class 0: 1 % of those admitted" in html
+
+
+def test_the_shares_chart_is_left_out_for_runs_that_did_not_log_them(pages, engine):
+    supervised = submit(pages, algorithm="supervised")
+    assert 'id="chart-shares"' not in pages.get(f"/runs/{supervised}").text
+    # A run stored before the metric existed: its epochs have no shares to draw.
+    old = submit(pages, algorithm="fixmatch")
+    add_points(engine, old, "train/mask_ratio", [0.3, 0.5])
+    assert 'id="chart-shares"' not in pages.get(f"/runs/{old}").text
+    # A queued run shows it, empty, so its first epochs can be drawn live.
+    assert 'id="chart-shares"' in pages.get(f"/runs/{submit(pages, algorithm='fixmatch')}").text
+
+
 def test_sweep_form_counts_validates_and_launches(pages, settings):
     form = {
         "name": "lambda", "preset": "", "base": '{"algorithm": "mixmatch", "epochs": 2}',
