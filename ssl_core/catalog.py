@@ -68,6 +68,16 @@ class DatasetEntry:
     std: tuple[float, ...]
     loader: str  # "module:function(data_dir) -> RawDataset"
     flip: bool = True  # a horizontal flip keeps the class (not for digits or house numbers)
+    # Names of classes 0, 1, …, for pages and notes ("class 6 (shirt)"); empty: the index is
+    # the name (digits, house numbers) or none is bundled (CIFAR-100).
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"dataset {self.name}: class_names names {len(self.class_names)} classes; it "
+                f"has {self.num_classes} (or leave class_names empty)"
+            )
 
 
 @dataclass(frozen=True)
@@ -172,10 +182,14 @@ _BUILTIN_DATASETS = (
     DatasetEntry(
         "fashion_mnist", "Fashion-MNIST", 10, 1, 28, 60000, "cnn_small", 500, (0.286,), (0.353,),
         "ssl_core.data.datasets:load_fashion_mnist",
+        class_names=("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                     "sneaker", "bag", "ankle boot"),
     ),
     DatasetEntry(
         "cifar10", "CIFAR-10", 10, 3, 32, 50000, "wrn_28_2", 500,
         (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616), "ssl_core.data.datasets:load_cifar10",
+        class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                     "ship", "truck"),
     ),
     DatasetEntry(
         "cifar100", "CIFAR-100", 100, 3, 32, 50000, "wrn_28_8", 50,
@@ -191,6 +205,8 @@ _BUILTIN_DATASETS = (
     DatasetEntry(
         "stl10", "STL-10", 10, 3, 96, 5000, "wrn_28_2", 50,
         (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), "ssl_core.data.datasets:load_stl10",
+        class_names=("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
+                     "truck"),
     ),
 )  # fmt: skip
 

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ssl_core import metrics
+from ssl_core import catalog, metrics
 
 # Mean mask ratio at or above which "everything" is pseudo-labelled, and at or below which almost
 # nothing is; pseudo-label accuracy below which "everything" is a problem rather than a success.
@@ -150,6 +150,23 @@ def _rare_classes(signal: Signal) -> list[tuple[int, float]]:
     return [(c, share) for c, share in enumerate(shares) if share < rare]
 
 
+def class_names(specs: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The class names of the runs' dataset when they share one that names its classes
+    (``DatasetEntry.class_names``), else () and notes name classes by index."""
+    datasets = {spec.get("dataset") for spec in specs}
+    if len(datasets) != 1:
+        return ()
+    try:
+        return catalog.dataset(str(datasets.pop())).class_names
+    except (KeyError, ValueError):  # a plugin's dataset that is no longer installed
+        return ()
+
+
+def _class_name(c: int, names: tuple[str, ...]) -> str:
+    """``6`` → "6 (shirt)" where the dataset names its classes, else "6"."""
+    return f"{c} ({names[c]})" if c < len(names) else str(c)
+
+
 def _class_list(items: list[str]) -> str:
     """``["3", "6"]`` → "classes 3 and 6"."""
     if len(items) == 1:
@@ -161,14 +178,14 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def collapse_note(series: dict[str, dict[str, list]]) -> str | None:
+def collapse_note(series: dict[str, dict[str, list]], names: tuple[str, ...] = ()) -> str | None:
     """Classes the admitted pseudo-labels rarely name at the last epoch: the model has stopped
     predicting them, and their images train under other labels."""
     signal = signal_of(series)
     rare = _rare_classes(signal)
     if not rare:
         return None
-    named = _class_list([str(c) for c, _ in rare])
+    named = _class_list([_class_name(c, names) for c, _ in rare])
     return (
         f"At the last epoch, pseudo-labels rarely name {named}: "
         f"{_and([_percent(share) for _, share in rare])} of those admitted (uniform "
@@ -200,7 +217,7 @@ def run_notes(
         if _in_warmup(hparams):
             notes.append(warmup_note(series, float(hparams["threshold"])))
         notes.append(mask_note(series))
-    notes.append(collapse_note(series))
+    notes.append(collapse_note(series, class_names([spec])))
     return [note for note in notes if note]
 
 
@@ -230,8 +247,8 @@ def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
     warm: list[tuple[float, float]] = []
     masks: dict[str, list[tuple[float, float | None]]] = {"all": [], "none": []}
     counted = 0
-    with_shares = [signal for signal, _ in members if signal.shares]
-    collapsed = [rare for signal in with_shares if (rare := _rare_classes(signal))]
+    with_shares = [(signal, spec) for signal, spec in members if signal.shares]
+    collapsed = [rare for signal, _ in with_shares if (rare := _rare_classes(signal))]
     for signal, spec in members:
         hparams = _thresholded(spec)
         if hparams is None:
@@ -243,7 +260,8 @@ def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
             masks[mask[0]].append((mask[1], mask[2]))
     notes = _group_thresholded_notes(counted, warm, masks)
     if collapsed:
-        notes.append(_group_collapse_note(collapsed, len(with_shares)))
+        names = class_names([spec for _, spec in with_shares])
+        notes.append(_group_collapse_note(collapsed, len(with_shares), names))
     return notes
 
 
@@ -251,10 +269,12 @@ def _runs(count: int) -> str:
     return f"{count} run{'s' if count > 1 else ''}"
 
 
-def _group_collapse_note(collapsed: list[list[tuple[int, float]]], counted: int) -> str:
+def _group_collapse_note(
+    collapsed: list[list[tuple[int, float]]], counted: int, names: tuple[str, ...] = ()
+) -> str:
     """How many of ``counted`` runs ended with some class rarely named, and which classes."""
     runs_per_class = Counter(c for rare in collapsed for c, _ in rare)
-    which = [f"{c} in {_runs(n)}" for c, n in sorted(runs_per_class.items())]
+    which = [f"{_class_name(c, names)} in {_runs(n)}" for c, n in sorted(runs_per_class.items())]
     return (
         f"{len(collapsed)} of {_runs(counted)} ended with pseudo-labels that rarely name some "
         f"class (under a quarter of the uniform share of those admitted at the last epoch; "

@@ -112,6 +112,19 @@ def test_a_class_the_pseudo_labels_rarely_name_is_named_with_its_share():
     )
 
 
+def test_the_collapse_note_names_the_classes_of_a_dataset_that_names_them():
+    fashion = {**FIXMATCH, "dataset": "fashion_mnist"}
+    (note,) = run_notes("fixmatch", shares_series(SKEWED), fashion)
+    assert note.startswith("At the last epoch, pseudo-labels rarely name class 6 (shirt): 1 % ")
+    assert "Images of class 6 (shirt) are admitted" in note
+    skewed = signal_of(shares_series(SKEWED))
+    (note,) = group_notes([(skewed, fashion), (skewed, fashion)])
+    assert "class 6 (shirt) in 2 runs" in note
+    # Runs of two datasets in one group: indices, since a class number means two things.
+    (note,) = group_notes([(skewed, fashion), (skewed, {**FIXMATCH, "dataset": "cifar10"})])
+    assert "class 6 in 2 runs" in note
+
+
 def test_no_collapse_note_for_balanced_shares_a_tiny_mask_or_nothing_admitted():
     balanced = [0.14, 0.06, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]  # 0.06 ≥ a quarter of 0.1
     assert run_notes("fixmatch", shares_series(balanced), FIXMATCH) == []

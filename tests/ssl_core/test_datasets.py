@@ -102,3 +102,15 @@ def test_digits_fixed_test_set():
     assert raw.train_x.shape[1:] == (1, 8, 8)
     assert len(raw.train_x) + len(raw.test_x) == 1797
     assert raw.train_x.max() == 255
+
+
+def test_class_names_name_every_class_or_none():
+    from dataclasses import replace
+
+    from ssl_core import catalog
+
+    for entry in catalog.CATALOG.datasets.values():
+        assert len(entry.class_names) in (0, entry.num_classes), entry.name
+    assert catalog.dataset("fashion_mnist").class_names[6] == "shirt"
+    with pytest.raises(ValueError, match="class_names names 2 classes; it has 10"):
+        replace(catalog.dataset("cifar10"), class_names=("a", "b"))
