@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.store.diagnosis import run_notes
+from app.store.diagnosis import class_names, run_notes
 from ssl_core import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
@@ -210,16 +210,18 @@ def run_charts(
         scales = [t.scale for t in traces]
         charts.append({"id": chart_id, "keys": [t.key for t in traces], "scales": scales,
                        "figure": figure})  # fmt: skip
+    names = class_names([spec or {}])
     if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
         keys = metrics.class_keys(metrics.CLASS_THRESHOLD_PREFIX, num_classes)
-        figure = _class_figure(keys, series, "FlexMatch per-class thresholds", "threshold τ_c")
+        title = "FlexMatch per-class thresholds"
+        figure = _class_figure(keys, series, title, "threshold τ_c", names)
         figure["layout"] = whole_ticks(figure["layout"], epochs)
         figure["layout"]["yaxis"]["range"] = [0, 1.02]  # a threshold is a confidence in [0, 1]
         charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
     if _logs_shares(algorithm, series):
         keys = metrics.class_keys(metrics.PSEUDO_LABEL_SHARE_PREFIX, num_classes)
         title = "Share of the admitted pseudo-labels per class"
-        figure = _class_figure(keys, series, title, "share of pseudo-labels")
+        figure = _class_figure(keys, series, title, "share of pseudo-labels", names)
         figure["layout"] = whole_ticks(figure["layout"], epochs)
         figure["layout"]["yaxis"]["rangemode"] = "tozero"
         # A class far below the uniform share 1/K is one the model has stopped predicting.
@@ -235,13 +237,19 @@ def run_charts(
 
 
 def _class_figure(
-    keys: list[str], series: dict[str, dict[str, list]], title: str, y_title: str
+    keys: list[str],
+    series: dict[str, dict[str, list]],
+    title: str,
+    y_title: str,
+    names: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One line per class, in ``keys``' order (class ``c`` is ``keys[c]``)."""
+    """One line per class, in ``keys``' order (class ``c`` is ``keys[c]``), named by the
+    dataset's class names where it has them."""
     data = []
     for c, key in enumerate(keys):
         s = series.get(key, {"epoch": [], "value": []})
-        data.append(line(f"class {c}", s["epoch"], s["value"], class_color(c, len(keys))))
+        name = f"class {c} ({names[c]})" if c < len(names) else f"class {c}"
+        data.append(line(name, s["epoch"], s["value"], class_color(c, len(keys))))
     return {"data": data, "layout": layout(title, "epoch", y_title)}
 
 

@@ -119,6 +119,11 @@ def test_run_charts_include_flexmatch_thresholds_per_class():
     assert charts["thresholds"]["keys"][3] == "train/threshold/3"
     assert charts["thresholds"]["figure"]["data"][3]["y"] == [0.5, 0.7]
     assert "thresholds" not in {c["id"] for c in run_charts("fixmatch", 10, series)}
+    # Legends name the classes where the dataset does.
+    fashion = run_charts("flexmatch", 10, series, spec={"dataset": "fashion_mnist"})
+    names = [t["name"] for t in {c["id"]: c for c in fashion}["thresholds"]["figure"]["data"]]
+    assert names[6] == "class 6 (shirt)" and names[0] == "class 0 (T-shirt/top)"
+    assert charts["thresholds"]["figure"]["data"][6]["name"] == "class 6"
 
 
 def test_run_page_draws_the_pseudo_label_shares_against_the_uniform_share(pages, engine):
