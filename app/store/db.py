@@ -58,8 +58,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             _cluster_points(engine)
             _add_new_columns(engine)
             break
-        except DatabaseError:
-            if attempt == 2:
+        except (DatabaseError, sqlite3.OperationalError):  # the latter: _cluster_points waited
+            if attempt == 2:  # out the busy timeout while another process rebuilt a big table
                 raise
             time.sleep(0.2 * (attempt + 1))
     return engine
