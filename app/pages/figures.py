@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.store.diagnosis import class_names, run_notes
+from app.store.diagnosis import class_name, class_names, run_notes
 from ssl_core import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
@@ -248,7 +248,7 @@ def _class_figure(
     data = []
     for c, key in enumerate(keys):
         s = series.get(key, {"epoch": [], "value": []})
-        name = f"class {c} ({names[c]})" if c < len(names) else f"class {c}"
+        name = f"class {class_name(c, names)}"
         data.append(line(name, s["epoch"], s["value"], class_color(c, len(keys))))
     return {"data": data, "layout": layout(title, "epoch", y_title)}
 

@@ -162,20 +162,19 @@ def class_names(specs: list[dict[str, Any]]) -> tuple[str, ...]:
         return ()
 
 
-def _class_name(c: int, names: tuple[str, ...]) -> str:
+def class_name(c: int, names: tuple[str, ...]) -> str:
     """``6`` → "6 (shirt)" where the dataset names its classes, else "6"."""
     return f"{c} ({names[c]})" if c < len(names) else str(c)
 
 
+def _and(items: list[str]) -> str:
+    """``["3", "6", "9"]`` → "3, 6 and 9"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def _class_list(items: list[str]) -> str:
     """``["3", "6"]`` → "classes 3 and 6"."""
-    if len(items) == 1:
-        return f"class {items[0]}"
-    return f"classes {', '.join(items[:-1])} and {items[-1]}"
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    return f"{'class' if len(items) == 1 else 'classes'} {_and(items)}"
 
 
 def collapse_note(series: dict[str, dict[str, list]], names: tuple[str, ...] = ()) -> str | None:
@@ -185,7 +184,7 @@ def collapse_note(series: dict[str, dict[str, list]], names: tuple[str, ...] = (
     rare = _rare_classes(signal)
     if not rare:
         return None
-    named = _class_list([_class_name(c, names) for c, _ in rare])
+    named = _class_list([class_name(c, names) for c, _ in rare])
     return (
         f"At the last epoch, pseudo-labels rarely name {named}: "
         f"{_and([_percent(share) for _, share in rare])} of those admitted (uniform "
@@ -274,7 +273,7 @@ def _group_collapse_note(
 ) -> str:
     """How many of ``counted`` runs ended with some class rarely named, and which classes."""
     runs_per_class = Counter(c for rare in collapsed for c, _ in rare)
-    which = [f"{_class_name(c, names)} in {_runs(n)}" for c, n in sorted(runs_per_class.items())]
+    which = [f"{class_name(c, names)} in {_runs(n)}" for c, n in sorted(runs_per_class.items())]
     return (
         f"{len(collapsed)} of {_runs(counted)} ended with pseudo-labels that rarely name some "
         f"class (under a quarter of the uniform share of those admitted at the last epoch; "
