@@ -144,14 +144,14 @@ def _rand_augment_rounds(
 ) -> tuple[Tensor, Tensor]:
     """The rounds of RandAugment on ``x``, already grouped by the first round's ops
     (``x[p]`` is input image ``order[p]``); returns the images grouped by the last round's ops
-    and that order."""
+    and that order. Works in place: ``x`` must be a tensor of the caller's own."""
     for round_ in range(len(counts)):
         if round_:
             new_order = _op_order(chosen[round_])
             x = x.index_select(0, _inverse(order).index_select(0, new_order))
             order = new_order
         m = magnitudes[round_].index_select(0, order)
-        pieces, signed, warp_kinds, start, warp_start = [], [], [], 0, None
+        signed, warp_kinds, start, warp_start = [], [], 0, None
         for k in RUN_ORDER:
             size = counts[round_][k]
             if not size:
@@ -162,11 +162,11 @@ def _rand_augment_rounds(
                 signed.append(signed_magnitude(m_rows))  # drawn op by op, as each op would
                 warp_kinds.append(kind_like(m_rows, GEOMETRIC_KIND[op]))
             else:
-                pieces.append(op(rows, m_rows))
+                op(rows, m_rows, out=rows)  # each op's slice in place: no copy to gather them
             start += size
         if signed:
-            pieces.append(warp(x[warp_start:], torch.cat(signed), torch.cat(warp_kinds)))
-        x = torch.cat(pieces)
+            rows = x[warp_start:]
+            warp(rows, torch.cat(signed), torch.cat(warp_kinds), out=rows)
     return x, order
 
 
@@ -187,11 +187,12 @@ def rand_augment(
     """RandAugment: each image independently gets ``num_ops`` ops with random magnitudes.
 
     Loops over the 14 op kinds (not over images). Each round sorts the images by the op they
-    drew and runs each op once on its contiguous slice (the five geometric ops share one warp);
-    the images go back in place at the end: one copy of the batch per round instead of one per
-    op, and one host sync for the op counts where per-op ``nonzero`` would sync 13 times a round
-    on a GPU. Images of one op keep their original order and the ops draw their random signs in
-    op order, so the result is exactly that of running each op on its own selection.
+    drew and runs each op once, in place, on its contiguous slice (the five geometric ops share
+    one warp); the images go back in order at the end: one copy of the batch per round instead
+    of one per op, and one host sync for the op counts where per-op ``nonzero`` would sync 13
+    times a round on a GPU. Images of one op keep their original order and the ops draw their
+    random signs in op order, so the result is exactly that of running each op on its own
+    selection (tests/ssl_core/test_augment.py checks it).
     With ``return_ops`` also returns the chosen op indices, shape (num_ops, N).
     """
     grouped, order, chosen = _rand_augment_grouped(x, num_ops)
