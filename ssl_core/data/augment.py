@@ -295,6 +295,6 @@ def strong_augment_uint8(
         images = _gather_pixels(
             images, rows.index_select(0, order), cols.index_select(0, order), order
         )
-    x = images.float().div_(255)  # a new tensor: uint8 in, float out
+    x = images.to(torch.float32, copy=True).div_(255)  # always a new tensor: changed in place
     x, order = _rand_augment_rounds(x, order, chosen, magnitudes, counts)
     return _cutout_normalize_reorder(x, order, cutout_fraction, mean, std)

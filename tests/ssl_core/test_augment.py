@@ -116,6 +116,15 @@ def test_rand_augment_equals_each_op_run_on_its_own_images():
         assert torch.equal(grouped, expected)
 
 
+@pytest.mark.parametrize("weak_ops,num_ops", [([], 0), (["crop"], 0), ([], 2)])
+def test_strong_view_never_changes_the_callers_images(weak_ops, num_ops):
+    images = torch.randint(0, 256, (8, 3, 8, 8)).float()  # levels 0 … 255, already floats
+    before = images.clone()
+    mean, std = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
+    out = strong_augment_uint8(images, weak_ops, num_ops, 0.5, mean, std)
+    assert torch.equal(images, before) and out.data_ptr() != images.data_ptr()
+
+
 def test_rand_augment_draws_ops_per_image():
     torch.manual_seed(1)
     x = _images(256)
