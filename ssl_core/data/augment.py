@@ -37,6 +37,7 @@ from ssl_core.data.augment_ops import (  # noqa: F401 — RAND_AUGMENT_OPS and t
 )
 
 NOISE_STD = 0.15  # the seed's GaussianNoise, in normalised units
+_PHOTOMETRIC = len(RUN_ORDER) - len(GEOMETRIC_KIND)  # ops before the geometric ones in RUN_ORDER
 
 
 def _reflect(q: Tensor, size: int) -> Tensor:
@@ -150,22 +151,21 @@ def _rand_augment_rounds(
             new_order = _op_order(chosen[round_])
             x = x.index_select(0, _inverse(order).index_select(0, new_order))
             order = new_order
+        sizes = [counts[round_][k] for k in RUN_ORDER]
         m = magnitudes[round_].index_select(0, order)
-        signed, warp_kinds, start, warp_start = [], [], 0, None
-        for k in RUN_ORDER:
-            size = counts[round_][k]
-            if not size:
+        signed, warp_kinds = [], []
+        # One split into every op's slice (views), not a slice op per op and tensor.
+        for k, rows, m_rows in zip(RUN_ORDER, x.split(sizes), m.split(sizes), strict=True):
+            op = RAND_AUGMENT_OPS[k]
+            if not len(rows):
                 continue
-            op, rows, m_rows = RAND_AUGMENT_OPS[k], x[start : start + size], m[start : start + size]
             if op in GEOMETRIC_KIND:
-                warp_start = start if warp_start is None else warp_start
                 signed.append(signed_magnitude(m_rows))  # drawn op by op, as each op would
                 warp_kinds.append(kind_like(m_rows, GEOMETRIC_KIND[op]))
             else:
                 op(rows, m_rows, out=rows)  # each op's slice in place: no copy to gather them
-            start += size
-        if signed:
-            rows = x[warp_start:]
+        if signed:  # the geometric ops come last in RUN_ORDER: their images are the batch's end
+            rows = x[sum(sizes[:_PHOTOMETRIC]) :]
             warp(rows, torch.cat(signed), torch.cat(warp_kinds), out=rows)
     return x, order
 
