@@ -4,10 +4,10 @@
 
 Each row of the table is a method at a setting: the runs (``scripts/short_budget_study.py``
 output lines) whose algorithm matches and whose overrides are exactly the schedule plus the
-``key=value`` items the row names. Per seed: test top-1 at best validation and the difference to labels-only at the same
-seed (the labeled split moves every method by ~10 points, so the paired difference is the number
-to read); then mean ± sample std over the seeds, and a paired t-test of the differences
-(``scipy.stats.ttest_rel``, two-sided).
+``key=value`` items the row names. Per seed: test top-1 at best validation and the difference to
+labels-only at the same seed (the labeled split moves every method by ~10 points, so the paired
+difference is the number to read); then mean ± sample std over the seeds, and a paired t-test of
+the differences (``scipy.stats.ttest_rel``, two-sided).
 """
 
 from __future__ import annotations
