@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator
@@ -109,6 +110,8 @@ class Run(SQLModel, table=True):
     # What produced it (ssl_core.environment + host and worker), written when training starts.
     environment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # Never reused, unlike ids (a new database beside an old MATCHLAB_HOME starts again at 1).
+    uid: str = Field(default_factory=lambda: uuid4().hex, max_length=32, unique=True, index=True)
 
 
 class EndedSession(SQLModel, table=True):
