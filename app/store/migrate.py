@@ -148,3 +148,32 @@ def _begin_immediate(connection: Connection, name: str) -> None:
                 raise
             log.warning("waiting for another process to finish writing to %s", name)
             connection.rollback()
+
+
+def db_command(action: str, url: str) -> int:
+    """``matchlab db upgrade|current``: what it did or found, one line; 2 when refused."""
+    import sys
+
+    from app.store.db import make_engine
+
+    engine = make_engine(url, migrate=False)
+    try:
+        if action == "upgrade":
+            before, now = upgrade(engine)
+            said = "already at" if before == now else f"upgraded from {before or 'no version'} to"
+            print(f"{shown(engine)}: {said} {now}")
+        else:
+            revision = current_revision(engine)
+            _check_known(engine, revision)
+            state = "the newest" if revision == head() else f"the newest is {head()}"
+            if revision is None:
+                print(f"{shown(engine)}: no schema version (empty, or made before matchlab had "
+                      f"migrations; matchlab db upgrade adopts it); {state}")
+            else:
+                print(f"{shown(engine)}: {revision} ({state})")
+    except DatabaseTooNew as error:
+        print(f"matchlab db {action}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
