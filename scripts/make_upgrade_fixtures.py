@@ -50,7 +50,7 @@ FIXTURES: dict[str, list[str]] = {
 }
 
 # Runs inside the old commit's tree: only names every version has, checked where they differ.
-WRITER = r'''
+WRITER = r"""
 import os, sys
 from sqlmodel import Session
 if os.path.isdir("app/store"):  # the layout since app/ was grouped by role
@@ -106,7 +106,7 @@ with Session(engine) as session:
         session.add(models.EndedSession(nonce=f"nonce-{step}"))
         session.commit()
 engine.dispose()
-'''
+"""
 
 
 def extract(commit: str, into: Path) -> Path:
@@ -123,9 +123,7 @@ def extract(commit: str, into: Path) -> Path:
 
 def run_commit(tree: Path, url: str, step: int, home: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tree), "MATCHLAB_HOME": str(home)}
-    subprocess.run(
-        [sys.executable, "-c", WRITER, url, str(step)], cwd=tree, env=env, check=True
-    )
+    subprocess.run([sys.executable, "-c", WRITER, url, str(step)], cwd=tree, env=env, check=True)
 
 
 def record(url: str) -> dict[str, Any]:
@@ -193,7 +191,11 @@ def make_postgres(name: str, commits: list[str], trees: Path, work: Path) -> dic
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         # psql before 15.14 does not know \\restrict (a guard against hostile dumps): drop it.
-        lines = [line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict"))]
+        lines = [
+            line
+            for line in dump.splitlines()
+            if not line.startswith(("\\restrict", "\\unrestrict"))
+        ]
         (OUT / f"{name}.postgres.sql").write_text("\n".join(lines) + "\n")
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as admin:

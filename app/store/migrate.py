@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
@@ -93,8 +94,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             if adopted is not None:
                 log.warning("adopting %s, made before migrations, at %s", shown(engine), adopted)
                 context.stamp(scripts(), adopted)
-        if context.get_current_revision() != target:
-            log.warning("upgrading the schema of %s to %s", shown(engine), target)
+        now = context.get_current_revision()
+        if now != target:  # a new database is only news to the log's debug level
+            level = logging.WARNING if now is not None else logging.INFO
+            log.log(level, "upgrading the schema of %s to %s", shown(engine), target)
             command.upgrade(_config(connection), "head")
     return before, target
 
@@ -103,12 +106,9 @@ def _adopt(connection: Connection) -> str | None:
     """The newest revision whose change and all before it an unversioned database holds (None:
     not even the first release's tables, so everything is created)."""
     found = None
-    config = _config(connection)
     context = MigrationContext.configure(connection)
-    from alembic.operations import Operations
-
     with Operations.context(context):
-        for script in reversed(list(ScriptDirectory.from_config(config).walk_revisions())):
+        for script in reversed(list(scripts().walk_revisions())):
             if not script.module.applied():
                 break
             found = script.revision
@@ -167,8 +167,10 @@ def db_command(action: str, url: str) -> int:
             _check_known(engine, revision)
             state = "the newest" if revision == head() else f"the newest is {head()}"
             if revision is None:
-                print(f"{shown(engine)}: no schema version (empty, or made before matchlab had "
-                      f"migrations; matchlab db upgrade adopts it); {state}")
+                print(
+                    f"{shown(engine)}: no schema version (empty, or made before matchlab had "
+                    f"migrations; matchlab db upgrade adopts it); {state}"
+                )
             else:
                 print(f"{shown(engine)}: {revision} ({state})")
     except DatabaseTooNew as error:

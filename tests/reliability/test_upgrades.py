@@ -4,6 +4,7 @@ migrate at once, and a database newer than the code is refused."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,9 +89,7 @@ def check_everything_kept(engine: Engine, recorded: dict[str, Any]) -> None:
         sweeps = connection.execute(text("SELECT id, name, idempotency_key FROM sweeps")).all()
     assert points == recorded["points"]  # every point, every value to the last bit
     for run in runs:
-        if isinstance(run.get("tags"), str):  # PostgreSQL's JSON comes back parsed
-            import json
-
+        if isinstance(run.get("tags"), str):  # SQLite's JSON comes back as text
             run["tags"] = json.loads(run["tags"])
     assert sorted(runs, key=lambda r: r["id"]) == recorded["runs"]
     assert len(set(uids)) == len(uids) == len(runs)
@@ -114,7 +113,10 @@ def test_an_older_database_upgrades_keeping_every_run_and_point(name, backend, t
             assert current_revision(engine) == head()
             check_everything_kept(engine, recorded)
             with engine.connect() as connection:
-                assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+                assert (
+                    compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+                    == []
+                )
             facts = schema_facts(engine)
             assert facts == fresh_schema(backend, tmp_path)
             with Session(engine) as session:  # ids of deleted runs are never handed out again

@@ -119,9 +119,7 @@ def _sqlite_sequence(name: str) -> int | None:
     master = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
     if bind.exec_driver_sql(master).scalar() is None:
         return None
-    return bind.exec_driver_sql(
-        "SELECT seq FROM sqlite_sequence WHERE name = ?", (name,)
-    ).scalar()
+    return bind.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (name,)).scalar()
 
 
 def _max_id(name: str) -> int:
