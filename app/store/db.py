@@ -47,7 +47,11 @@ def make_engine(url: str, *, migrate: bool = True, **kwargs: Any) -> Engine:
     import app.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     if migrate:  # the web server and a worker may start together: upgrades take a lock
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except BaseException:  # refused (a newer schema) or failed: no pool left behind
+            engine.dispose()
+            raise
     return engine
 
 

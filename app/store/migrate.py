@@ -118,21 +118,21 @@ def _adopt(connection: Connection) -> str | None:
 @contextmanager
 def _locked(engine: Engine) -> Iterator[Connection]:
     """A connection holding the migration lock, in a transaction committed on success."""
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            # Off for the rebuilds: dropping a table must not cascade to the rows pointing at it.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            _begin_immediate(connection, shown(engine))
-        elif engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
         try:
+            if sqlite:  # off for the rebuilds: dropping a table must not cascade to its rows
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                _begin_immediate(connection, shown(engine))
+            elif engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
             yield connection
             connection.commit()
         except BaseException:
             connection.rollback()
             raise
-        finally:
-            if engine.dialect.name == "sqlite":
+        finally:  # the connection goes back to the pool as the engine made it
+            if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
 
