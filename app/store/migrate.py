@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -55,6 +56,7 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache  # the migrations of this code: read once per process
 def scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config())
 

@@ -105,13 +105,18 @@ def check_everything_kept(engine: Engine, recorded: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("name", "backend"), CASES)
-def test_an_older_database_upgrades_keeping_every_run_and_point(name, backend, tmp_path):
+def test_an_older_database_upgrades_keeping_every_run_and_point(name, backend, tmp_path, caplog):
     recorded = MANIFEST[name][backend]
     with old_database(name, backend, tmp_path) as url:
         engine = make_engine(url)  # what the web server and the workers do when they start
         try:
             assert current_revision(engine) == head()
             check_everything_kept(engine, recorded)
+            keys = [s.get("idempotency_key") for s in recorded["sweeps"]]
+            for key in {k for k in keys if k is not None and keys.count(k) > 1}:
+                oldest = min(s["id"] for s in recorded["sweeps"] if s["idempotency_key"] == key)
+                said = f"sweeps.idempotency_key {key!r} was on {keys.count(key)} rows: kept on id"
+                assert f"{said} {oldest}" in caplog.text  # never silently
             with engine.connect() as connection:
                 assert (
                     compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
