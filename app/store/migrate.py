@@ -42,9 +42,9 @@ class DatabaseTooNew(RuntimeError):
     def __init__(self, url: str, revision: str) -> None:
         super().__init__(
             f"the database {url} is at schema revision {revision!r}, which this matchlab does "
-            f"not know (it knows up to {head()!r}): a newer matchlab upgraded it. Run that "
-            "newer matchlab (pip install -U matchlab), or point MATCHLAB_DATABASE_URL at "
-            "another database; nothing was changed."
+            f"not know (it knows up to {head()!r}): a newer matchlab upgraded it. Upgrade this "
+            "matchlab to that version or later, or point MATCHLAB_DATABASE_URL at another "
+            "database; nothing was changed."
         )
         self.revision = revision
 
@@ -97,7 +97,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
                 log.warning("adopting %s, made before migrations, at %s", shown(engine), adopted)
                 context.stamp(scripts(), adopted)
         now = context.get_current_revision()
-        if now != target:  # a new database is only news to the log's debug level
+        if now != target:  # creating a new database's tables is no news: info only
             level = logging.WARNING if now is not None else logging.INFO
             log.log(level, "upgrading the schema of %s to %s", shown(engine), target)
             command.upgrade(_config(connection), "head")
