@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -57,6 +58,8 @@ def old_database(name: str, backend: str, tmp_path: Path) -> Iterator[str]:
             data = gzip.decompress((FIXTURES / f"{name}.sqlite.gz").read_bytes())
             Path(url.removeprefix("sqlite:///")).write_bytes(data)
         else:
+            if shutil.which("psql") is None:
+                pytest.skip("no psql to restore the PostgreSQL dumps (Debian: postgresql-client)")
             plain = url.replace("postgresql+psycopg://", "postgresql://")
             dump = FIXTURES / f"{name}.postgres.sql"
             subprocess.run(
