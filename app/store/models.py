@@ -26,6 +26,10 @@ class Status(StrEnum):
 TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
 
 
+def new_uid() -> str:
+    return uuid4().hex
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -75,6 +79,9 @@ class Run(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The run's identity, never reused: ids start again at 1 in a new (or restored) database
+    # while MATCHLAB_HOME keeps older runs' files, so those files are keyed and stamped by this.
+    uid: str = Field(default_factory=new_uid, max_length=32, unique=True, index=True)
     name: str
     status: str = Field(default=Status.queued, index=True)
     # Denormalised from the spec so lists can filter on them with an index.
@@ -110,8 +117,6 @@ class Run(SQLModel, table=True):
     # What produced it (ssl_core.environment + host and worker), written when training starts.
     environment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
-    # Never reused, unlike ids (a new database beside an old MATCHLAB_HOME starts again at 1).
-    uid: str = Field(default_factory=lambda: uuid4().hex, max_length=32, unique=True, index=True)
 
 
 class EndedSession(SQLModel, table=True):
