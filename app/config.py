@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from ssl_core.settings import CoreSettings
+from ssl_core.contract.settings import CoreSettings
 
 
 class Settings(CoreSettings):
     """Read from ``MATCHLAB_*`` environment variables (see the README's settings table).
 
-    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.settings``, the
+    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.contract.settings``, the
     rule ``matchlab train`` uses too.
     """
 

@@ -12,10 +12,17 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from ssl_core import metrics as keys
-from ssl_core.callbacks import Callback, EpochEnd, TrainStart
-from ssl_core.errors import DatasetMissing, TrainingDiverged
-from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS, build_spec, format_errors, set_dotted
+from ssl_core.contract import metrics as keys
+from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
+from ssl_core.contract.errors import DatasetMissing, TrainingDiverged
+from ssl_core.contract.spec import (
+    ALGORITHMS,
+    DATASETS,
+    PRESETS,
+    build_spec,
+    format_errors,
+    set_dotted,
+)
 
 
 def parse_value(text: str) -> Any:

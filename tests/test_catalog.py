@@ -1,5 +1,5 @@
 """One source of truth: every place that names algorithms, datasets or nets agrees with
-``ssl_core.catalog``, so a new name (or a changed fact) in one place alone fails here."""
+``ssl_core.contract.catalog``, so a new name (or a changed fact) in one place alone fails here."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.pages import figures
 from app.pages.assets import algorithms_css
-from ssl_core import catalog, metrics
 from ssl_core.algorithms import Algorithm
+from ssl_core.contract import catalog, metrics
+from ssl_core.contract.spec import DEFAULT_UNLABELED_RATIO, PARAMS_BY_ALGORITHM, RunSpec
 from ssl_core.registry import algorithm_class, dataset_loader, net_builder
-from ssl_core.spec import DEFAULT_UNLABELED_RATIO, PARAMS_BY_ALGORITHM, RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import MAX_ID, SessionDep, SessionRoute
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
 from app.store.results import FORMATS, render_table
-from ssl_core import references
+from ssl_core.contract import references
 
 router = APIRouter(route_class=SessionRoute, tags=["compare"])
 

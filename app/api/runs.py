@@ -24,7 +24,7 @@ from app.store.edits import MAX_BULK, MAX_TAGS
 from app.store.filters import column_values, parse_columns
 from app.store.models import Run, Status
 from app.store.schemas import RunOut, RunPage
-from ssl_core.catalog import ALGORITHMS, DATASETS
+from ssl_core.contract.catalog import ALGORITHMS, DATASETS
 
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
 

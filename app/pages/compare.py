@@ -29,7 +29,7 @@ from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
 from app.store.stats import BANDS
-from ssl_core import metrics
+from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 

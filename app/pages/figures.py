@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.store.diagnosis import class_name, class_names, run_notes
-from ssl_core import catalog, metrics
+from ssl_core.contract import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
 ALGORITHM_COLORS = catalog.colors()

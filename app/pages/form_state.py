@@ -1,6 +1,6 @@
 """The run and sweep forms: which inputs to draw, and form text → spec values.
 
-Everything is derived from ``ssl_core.spec`` (field types, defaults, descriptions), so the form,
+Everything is derived from ``ssl_core.contract.spec`` (field types, defaults, descriptions), so the form,
 the API and the CLI validate with the same models; this module only converts strings.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from ssl_core.catalog import DATASETS
-from ssl_core.spec import (
+from ssl_core.contract.catalog import DATASETS
+from ssl_core.contract.spec import (
     PARAMS_BY_ALGORITHM,
     PRESETS,
     RunSpec,

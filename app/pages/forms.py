@@ -18,8 +18,8 @@ from app.pages.render import redirect, render
 from app.queue import enqueue, enqueue_all
 from app.store import crud
 from app.store.sweeps import MAX_SWEEP_RUNS, create_sweep
-from ssl_core.catalog import DEMO_ALGORITHMS
-from ssl_core.spec import ALGORITHMS, PRESETS, RunSpec
+from ssl_core.contract.catalog import DEMO_ALGORITHMS
+from ssl_core.contract.spec import ALGORITHMS, PRESETS, RunSpec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 

@@ -19,8 +19,8 @@ from fastapi.templating import Jinja2Templates
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
-from ssl_core import catalog, metrics
-from ssl_core.spec import flatten_spec
+from ssl_core.contract import catalog, metrics
+from ssl_core.contract.spec import flatten_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,8 +23,8 @@ from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.schemas import RunOut
 from app.store.series import downsample
-from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
-from ssl_core.spec import flatten_spec
+from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
+from ssl_core.contract.spec import flatten_spec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.pages.figures import ALGORITHM_COLORS, PALETTE, algorithm_color, layout
 from app.pages.render import value_label
-from ssl_core.spec import flatten_spec
+from ssl_core.contract.spec import flatten_spec
 
 SUMMARY_METRICS = {
     "test_top1_at_best_val": "test top-1 at best val (%)",

@@ -16,7 +16,7 @@ from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.store.stats import BANDS, band_halfwidths, group_stats
-from ssl_core import catalog, metrics, references
+from ssl_core.contract import catalog, metrics, references
 
 MAX_COMPARE_RUNS = 500
 # Summary metrics the statistics can be about (numbers a run's summary holds).
@@ -154,7 +154,7 @@ def _last_epoch_keys(run: Run) -> list[str]:
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:
     """The published results for the group's setting, when all its runs share algorithm,
-    dataset and label count (``ssl_core.references``)."""
+    dataset and label count (``ssl_core.contract.references``)."""
     settings = {(r.algorithm, r.dataset, r.spec.get("num_labels")) for r in runs}
     if len(settings) != 1:
         return []

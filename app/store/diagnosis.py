@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ssl_core import catalog, metrics
+from ssl_core.contract import catalog, metrics
 
 # Mean mask ratio at or above which "everything" is pseudo-labelled, and at or below which almost
 # nothing is; pseudo-label accuracy below which "everything" is a problem rather than a success.

@@ -25,7 +25,7 @@ from typing import Any
 
 from app.store.errors import InvalidInput
 from app.store.models import Run
-from ssl_core.spec import PARAMS_BY_ALGORITHM, RunSpec, flatten_spec
+from ssl_core.contract.spec import PARAMS_BY_ALGORITHM, RunSpec, flatten_spec
 
 SUMMARY_FIELDS = ("test_top1_at_best_val", "best_val_top1", "last_test_top1", "best_epoch")
 OTHER_FIELDS = ("status", "name", "tag")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.pages.figures import ALGORITHM_COLORS, ema, run_charts
-from ssl_core import catalog
+from ssl_core.contract import catalog
 from tests.app.conftest import add_points, set_run
 
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from ssl_core import train
-from ssl_core.callbacks import Callback
 from ssl_core.compiling import COMPILED_PREFIX, plain_state
-from ssl_core.spec import RunSpec
+from ssl_core.contract.callbacks import Callback
+from ssl_core.contract.spec import RunSpec
 from ssl_core.trainer import Trainer
 
 SPEC = {

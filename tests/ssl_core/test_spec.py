@@ -3,7 +3,14 @@
 import pytest
 from pydantic import ValidationError
 
-from ssl_core.spec import PRESETS, RunSpec, build_spec, error_messages, flatten_spec, set_dotted
+from ssl_core.contract.spec import (
+    PRESETS,
+    RunSpec,
+    build_spec,
+    error_messages,
+    flatten_spec,
+    set_dotted,
+)
 
 
 def _errors(values):

@@ -1,7 +1,7 @@
 """The generated parts of docs/CONTRACTS.md: the callback protocol, the metric-key table and the
 catalog, written from the code so the document cannot drift (``tests/test_contracts.py``).
 
-``python -m ssl_core.contracts`` rewrites the generated sections in place.
+``python -m ssl_core.contract.docs`` rewrites the generated sections in place.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import re
 import sys
 from pathlib import Path
 
-from ssl_core import callbacks, catalog, metrics
+from ssl_core.contract import callbacks, catalog, metrics
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "CONTRACTS.md"
-BEGIN, END = "<!-- generated: {name} (python -m ssl_core.contracts) -->", "<!-- end generated -->"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
+BEGIN, END = (
+    "<!-- generated: {name} (python -m ssl_core.contract.docs) -->",
+    "<!-- end generated -->",
+)
 
 
 def _range(key: metrics.MetricKey) -> str:

@@ -19,9 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from ssl_core import catalog
-from ssl_core.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
-from ssl_core.hparams import MAX_TOTAL_STEPS, HParams, Strict
+from ssl_core.contract import catalog
+from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
+from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 
 WEAK_AUGMENTS = ("crop", "flip", "noise")
 

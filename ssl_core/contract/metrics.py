@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ssl_core import catalog
-from ssl_core.errors import TrainingDiverged
+from ssl_core.contract import catalog
+from ssl_core.contract.errors import TrainingDiverged
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssl_core.metrics import TEST_TOP1, VAL_TOP1
+from ssl_core.contract.metrics import TEST_TOP1, VAL_TOP1
 
 EMPTY: dict[str, Any] = {
     "best_val_top1": None,
