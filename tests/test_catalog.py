@@ -76,7 +76,7 @@ def test_colours_are_the_catalogs_everywhere_and_distinct():
 
 
 def test_command_lines_offer_the_catalog_names():
-    from app.cli import build_parser as app_parser
+    from matchlab.cli import build_parser as app_parser
     from ssl_core.cli import build_parser as train_parser
 
     train = {a.dest: a for a in train_parser()._actions}

@@ -27,7 +27,7 @@ WORKER_STOP_SECONDS = 60  # one training step must finish; a WRN step on a CPU t
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return spawn([sys.executable, "-m", "app.cli", *args], env)
+    return spawn([sys.executable, "-m", "matchlab.cli", *args], env)
 
 
 def _stop(process: subprocess.Popen, sig: int, seconds: float) -> None:

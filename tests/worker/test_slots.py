@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.cli import build_parser
+from matchlab.cli import build_parser
 from worker.slots import (
     MAX_GPU_SLOTS,
     THREADS_ENV,
