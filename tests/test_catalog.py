@@ -13,7 +13,7 @@ from app.main import create_app
 from app.pages import figures
 from app.pages.assets import algorithms_css
 from ssl_core.algorithms import Algorithm
-from ssl_core.contract import catalog, metrics
+from ssl_core.contract import catalog, charts, metrics
 from ssl_core.contract.spec import DEFAULT_UNLABELED_RATIO, PARAMS_BY_ALGORITHM, RunSpec
 from ssl_core.registry import algorithm_class, dataset_loader, net_builder
 
@@ -98,8 +98,7 @@ def test_readme_documents_every_algorithm_and_hyperparameter():
         assert not missing, f"README's row for {name} lacks {missing}"
 
 
-def test_run_page_charts_use_only_table_keys():
-    for num_classes in (2, 10, 100):
-        for _, _, _, traces in figures._run_chart_traces(num_classes):
-            for trace in traces:
-                assert trace.key in metrics.METRIC_KEYS, trace.key
+def test_every_metric_row_names_a_run_page_chart_that_exists():
+    for row in metrics.METRIC_KEYS.values():
+        assert not row.chart or row.chart in charts.CHART_IDS, (row.name, row.chart)
+        assert row.color in charts.COLORS, (row.name, row.color)

@@ -298,8 +298,8 @@ def _group_thresholded_notes(
         notes.append(
             f"{len(warm)} {of} ended with FlexMatch's thresholds still in warm-up: on average "
             f"{unseen:.0%} of the unlabeled images were never predicted with confidence ≥ τ "
-            "(train/unseen_ratio at the last epoch), so every class threshold stayed below τ and "
-            "nearly every pseudo-label was used."
+            f"({metrics.UNSEEN_RATIO} at the last epoch), so every class threshold stayed below "
+            "τ and nearly every pseudo-label was used."
         )
     if all_used := masks["all"]:
         mask = _mean([m for m, _ in all_used])

@@ -1,5 +1,6 @@
-"""The generated parts of docs/CONTRACTS.md: the callback protocol, the metric-key table and the
-catalog, written from the code so the document cannot drift (``tests/test_contracts.py``).
+"""The generated parts of docs/CONTRACTS.md (the callback protocol, the metric and summary rows,
+the catalog) and of the README (the hyperparameter table), written from the code so the
+documents cannot drift (``tests/test_contracts.py``).
 
 ``python -m ssl_core.contract.docs`` rewrites the generated sections in place.
 """
@@ -12,9 +13,11 @@ import re
 import sys
 from pathlib import Path
 
-from ssl_core.contract import callbacks, catalog, metrics
+from ssl_core.contract import callbacks, catalog, charts, metrics, summary
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "CONTRACTS.md"
+README = ROOT / "README.md"
 BEGIN, END = (
     "<!-- generated: {name} (python -m ssl_core.contract.docs) -->",
     "<!-- end generated -->",
@@ -28,14 +31,49 @@ def _range(key: metrics.MetricKey) -> str:
 
 
 def metric_keys() -> str:
-    rows = ["| key | unit | valid range | logged by | meaning |", "|---|---|---|---|---|"]
+    rows = [
+        "| key | label | unit | valid range | run-page chart (drawn ×) | logged by | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
     everyone = set(catalog.ALGORITHMS)
+    titles = {chart.id: chart.title for chart in charts.CHARTS}
     for key in metrics.METRIC_KEYS.values():
         emitted = key.emitted_by()
         who = "all" if set(emitted) == everyone else ", ".join(emitted)
         if key.scope == "compiled":
             who += ", in runs with `compile` on"
-        rows.append(f"| `{key.name}` | {key.unit} | {_range(key)} | {who} | {key.description} |")
+        chart = titles.get(key.chart, "—")
+        if key.scale != 1:
+            chart += f" (×{key.scale:g})"
+        rows.append(
+            f"| `{key.name}` | {key.label} | {key.unit} | {_range(key)} | {chart} | {who} | "
+            f"{key.description} |"
+        )
+    return "\n".join(rows)
+
+
+def summary_fields() -> str:
+    rows = ["| key | label | unit | meaning |", "|---|---|---|---|"]
+    for field in summary.FIELDS:
+        rows.append(f"| `{field.key}` | {field.label} | {field.unit} | {field.description} |")
+    return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def hyperparameters() -> str:
+    """The README's table: each algorithm's hyperparameters with default and description."""
+    rows = ["| algorithm | hyperparameters (`hparams.*`: default, what it is) |", "|---|---|"]
+    for entry in catalog.CATALOG.algorithms.values():
+        params = "; ".join(
+            f"`{name}` ({_cell(str(field.default))}): {_cell(field.description or '')}"
+            for name, field in entry.params.model_fields.items()
+        )
+        if entry.default_ema_decay != catalog.AlgorithmEntry.default_ema_decay:
+            params += f"; the spec's `ema_decay` defaults to {entry.default_ema_decay:g} here"
+        rows.append(f"| `{entry.name}` | {params or '—'} |")
     return "\n".join(rows)
 
 
@@ -69,12 +107,18 @@ def algorithms() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"callbacks": callback_protocol, "metric keys": metric_keys, "algorithms": algorithms}
+SECTIONS = {
+    "callbacks": callback_protocol,
+    "metric keys": metric_keys,
+    "summary fields": summary_fields,
+    "algorithms": algorithms,
+}
+README_SECTIONS = {"hyperparameters": hyperparameters}
 
 
-def render(text: str) -> str:
+def render(text: str, sections: dict = SECTIONS) -> str:
     """``text`` with every generated section replaced by what the code says now."""
-    for name, make in SECTIONS.items():
+    for name, make in sections.items():
         begin = BEGIN.format(name=name)
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(END), re.S)
         if not pattern.search(text):
@@ -84,5 +128,6 @@ def render(text: str) -> str:
 
 
 if __name__ == "__main__":
-    DOC.write_text(render(DOC.read_text()))
-    sys.stdout.write(f"wrote {DOC}\n")
+    for path, sections in ((DOC, SECTIONS), (README, README_SECTIONS)):
+        path.write_text(render(path.read_text(), sections))
+        sys.stdout.write(f"wrote {path}\n")

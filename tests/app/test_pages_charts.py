@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.pages.figures import ALGORITHM_COLORS, ema, run_charts
+from app.pages.figures import ALGORITHM_COLORS, ema
+from app.pages.run_charts import run_charts
 from ssl_core.contract import catalog
 from tests.app.conftest import add_points, set_run
 
@@ -142,7 +143,7 @@ def test_run_page_draws_the_pseudo_label_shares_against_the_uniform_share(pages,
     assert (uniform["y0"], uniform["y1"], uniform["line"]["dash"]) == (0.1, 0.1, "dash")
     # Live updates extend these traces by key, so the chart is listed for them too.
     live = embedded(html, "live")
-    assert {"id": "shares", "keys": shares["keys"], "scales": None} in live["charts"]
+    assert {"id": "shares", "keys": shares["keys"], "scales": [1.0] * 10} in live["charts"]
     # The collapse note, under the pseudo-label chart.
     assert "pseudo-labels rarely name class 0: 1 % of those admitted" in html
 
