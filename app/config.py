@@ -35,7 +35,7 @@ class Settings(CoreSettings):
     api_token: str | None = Field(
         None,
         description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "
-        "login with it (see app/auth.py)",
+        "login with it (see app/http/auth.py)",
     )
     public_reads: bool = Field(
         False, description="with a token set, let anyone read (pages and GET /api) without it"

@@ -64,8 +64,8 @@ def parameter_groups(spec: RunSpec, model: nn.Module) -> list[dict[str, Any]]:
 
     The original FixMatch decays only its ``kernel`` variables, MixMatch decays kernels (there
     decoupled; here the L2 term of SGD/Adam, as USB and TorchSSL), USB (``bn_wd_skip``) and
-    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (matchlab before
-    issue 13). Always two groups, so an optimizer state saved under either setting loads.
+    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (what earlier
+    matchlab did). Always two groups, so an optimizer state saved under either setting loads.
     """
     decayed: list[nn.Parameter] = []
     others: list[nn.Parameter] = []

@@ -118,7 +118,7 @@ class RunSpec(Strict):
     )
     decay_all_params: bool = Field(
         False,
-        description="decay every parameter, BatchNorm and biases too (matchlab before issue 13); "
+        description="decay every parameter, BatchNorm and biases too (what earlier matchlab did); "
         "off: conv and linear weights only, as the papers, USB and TorchSSL",
     )
     lr_schedule: Literal["cosine", "constant"] = "cosine"
@@ -260,7 +260,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_batch_size": 1024,
         # No weak_augment here: the dataset's default is the papers' (crop + flip; crop only on
         # SVHN, whose flip the papers leave out).
-        # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (issue 13).
+        # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (its hparams).
         "hparams": {"rampup_iters": 16384, "threshold_warmup": True},
     },
     # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
@@ -282,7 +282,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "rampup_iters": 640,
             "temperature": 0.5,
             "bn_stats_every_pass": True,  # the seed updated BatchNorm statistics on every pass
-            "threshold_warmup": True,  # FlexMatch as before issue 13, so these runs stay the same
+            "threshold_warmup": True,  # as tutorial runs always had it, so they stay comparable
         },
     },
 }

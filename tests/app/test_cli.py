@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from matchlab.cli import main, parse_grid_values, parse_value
 from app.client import Client, MatchlabError
 from app.main import create_app
 from app.stack.redis_server import free_port
+from matchlab.cli import main, parse_grid_values, parse_value
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The spec's ``compile`` through the app: run form, API, sweeps and the run page (issue 15)."""
+"""The spec's ``compile`` through the app: run form, API, sweeps and the run page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fidelity to the reference (docs: ../shared/reference/ssl_reference.md, issue 13): each test
+"""Fidelity to the reference (docs: ../shared/reference/ssl_reference.md): each test
 here failed on the code before its fix."""
 
 from __future__ import annotations

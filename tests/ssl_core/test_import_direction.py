@@ -85,10 +85,11 @@ def test_the_library_api_keeps_its_old_module_names():
     # import ssl_core.catalog and ssl_core.hparams.
     import ssl_core.callbacks
     import ssl_core.catalog
-    import ssl_core.contract.spec
     import ssl_core.spec
     from ssl_core.errors import TrainingDiverged
     from ssl_core.spec import RunSpec
+
+    import ssl_core.contract.spec
 
     assert ssl_core.spec is ssl_core.contract.spec
     assert RunSpec is ssl_core.contract.spec.RunSpec
