@@ -29,6 +29,9 @@ class MetricKey:
     # algorithm, but only in runs with the spec's ``compile`` on ("compiled").
     scope: str = "all"
     description: str = ""
+    # With scope "declared": algorithms that log it besides those whose catalog entry names it
+    # in ``diagnostics`` (a metric of one algorithm is then its row alone).
+    by: tuple[str, ...] = ()
     chart: str = ""  # the run page's chart it is drawn in (ssl_core.contract.charts); "": none
     trace: str = ""  # its legend entry there (short: the chart's title says the rest)
     color: str = "blue"  # a name in ssl_core.contract.charts.COLORS
@@ -45,6 +48,7 @@ class MetricKey:
             for name, entry in catalog.CATALOG.algorithms.items()
             if self.scope in ("all", "compiled")
             or (self.scope == "unlabeled" and entry.default_uratio > 0)
+            or (self.scope == "declared" and name in self.by)
             or self.name in entry.diagnostics
         )
 
