@@ -34,7 +34,7 @@ def _trace(
     s = series.get(key, {"epoch": [], "value": []})
     values = [v * row.scale if v is not None else None for v in s["value"]]
     extra: dict[str, Any] = {}
-    if num_classes <= row.legend_only_up_to:
+    if row.legend_only_up_to and num_classes <= row.legend_only_up_to:
         extra["visible"] = "legendonly"
     return line(name, s["epoch"], values, color, row.line_dash, **extra)
 

@@ -119,6 +119,9 @@ def test_run_charts_include_flexmatch_thresholds_per_class():
     charts = {c["id"]: c for c in run_charts("flexmatch", 10, series)}
     assert charts["thresholds"]["keys"][3] == "train/threshold/3"
     assert charts["thresholds"]["figure"]["data"][3]["y"] == [0.5, 0.7]
+    # Every class's line is drawn (only top-5 of few classes starts hidden in the legend).
+    assert not any("visible" in t for t in charts["thresholds"]["figure"]["data"])
+    assert charts["accuracy"]["figure"]["data"][3]["visible"] == "legendonly"  # val top-5
     assert "thresholds" not in {c["id"] for c in run_charts("fixmatch", 10, series)}
     # Legends name the classes where the dataset does.
     fashion = run_charts("flexmatch", 10, series, spec={"dataset": "fashion_mnist"})
