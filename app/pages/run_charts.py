@@ -40,14 +40,21 @@ def _trace(
 
 
 def _per_class(
-    row: metrics.MetricKey, chart: charts.Chart, num_classes: int, series: dict, spec: dict
+    row: metrics.MetricKey, num_classes: int, series: dict, spec: dict
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One line per class, in class order, named by the dataset's class names where it has
     them."""
     names = class_names([spec])
     keys = metrics.class_keys(row.prefix, num_classes)
     data = [
-        _trace(row, key, f"class {class_name(c, names)}", class_color(c, num_classes), 0, series)
+        _trace(
+            row,
+            key,
+            f"class {class_name(c, names)}",
+            class_color(c, num_classes),
+            num_classes,
+            series,
+        )
         for c, key in enumerate(keys)
     ]
     return keys, data
@@ -92,7 +99,7 @@ def run_charts(
             if row.per_class:
                 if _has_epochs_without(row, series):
                     continue
-                row_keys, row_data = _per_class(row, chart, num_classes, series, spec)
+                row_keys, row_data = _per_class(row, num_classes, series, spec)
             else:
                 color = charts.COLORS[row.color]
                 row_keys = [row.name]
