@@ -43,7 +43,7 @@ def parse_grid_values(text: str) -> list[Any]:
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The spec from ``--file``, then the shortcut flags, then each ``--set key=value``."""
-    from ssl_core.spec import set_dotted
+    from ssl_core.contract.spec import set_dotted
 
     values: dict[str, Any] = {}
     if args.file:
@@ -68,7 +68,7 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS
+    from ssl_core.contract.spec import ALGORITHMS, DATASETS, PRESETS
 
     parser.add_argument(
         "--url", help="matchlab server (default: MATCHLAB_URL, else http://127.0.0.1:8000)"
