@@ -32,7 +32,11 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads={"/api/runs/import": settings.max_import_bytes},
+    )
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.
     app.add_middleware(SiteGuard, hosts=allowed_hosts(settings.allowed_hosts, settings.bind_host))

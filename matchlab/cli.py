@@ -1,4 +1,4 @@
-"""The ``matchlab`` command: up, web, worker, train, submit, sweep, db.
+"""The ``matchlab`` command: up, web, worker, train, submit, sweep, status, runs, sync, db.
 
 Heavy imports happen inside the commands: ``matchlab submit`` must not load torch or Celery.
 """
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config import get_settings
+from matchlab import remote
+from matchlab.remote import DefaultsFormatter
 
 if TYPE_CHECKING:
     from app.client import Client
@@ -223,24 +225,31 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="matchlab", description="Run and compare semi-supervised image classifiers."
+        prog="matchlab",
+        description="Run and compare semi-supervised image classifiers.",
+        formatter_class=DefaultsFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    kw = {"formatter_class": DefaultsFormatter}
 
-    up = commands.add_parser("up", help="Redis (if none answers), a worker and the web server")
-    web = commands.add_parser("web", help="the web server (pages and /api)")
+    up = commands.add_parser(
+        "up", help="Redis (if none answers), a worker and the web server", **kw
+    )
+    web = commands.add_parser("web", help="the web server (pages and /api)", **kw)
     for sub in (up, web):
-        sub.add_argument("--host", default="127.0.0.1")
-        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        sub.add_argument("--port", type=int, default=8000, help="port to listen on")
     up.add_argument("--demo", action="store_true", help="queue the four-algorithm digits demo")
     up.set_defaults(func=cmd_up)
     web.set_defaults(func=cmd_web)
 
     worker = commands.add_parser(
-        "worker", help="train queued runs, N at a time (one worker per GPU: CUDA_VISIBLE_DEVICES)"
+        "worker",
+        help="train queued runs, N at a time (one worker per GPU: CUDA_VISIBLE_DEVICES)",
+        **kw,
     )
     worker.add_argument("--name", help="Celery node name (default matchlab-<pid>@<host>)")
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
     for sub in (up, worker):
         sub.add_argument(
             "--slots", type=_positive_int, default=None, metavar="N",
@@ -255,12 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("train", help="one run in the foreground, no server (see train --help)")
 
-    submit = commands.add_parser("submit", help="queue one run on a matchlab server")
+    submit = commands.add_parser("submit", help="queue one run on a matchlab server", **kw)
     add_spec_flags(submit)
     submit.add_argument("--wait", action="store_true", help="wait and print the summary")
     submit.set_defaults(func=cmd_submit)
 
-    sweep = commands.add_parser("sweep", help="queue base spec × grid × seeds")
+    sweep = commands.add_parser("sweep", help="queue base spec × grid × seeds", **kw)
     add_spec_flags(sweep)
     sweep.add_argument(
         "--grid", action="append", metavar="KEY=V1,V2", help="e.g. hparams.threshold=0.9,0.95"
@@ -269,7 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sweep-name", help="the sweep's name")
     sweep.set_defaults(func=cmd_sweep)
 
-    db = commands.add_parser("db", help="the database schema: upgrade it, or show its revision")
+    remote.add_commands(commands)
+
+    db = commands.add_parser(
+        "db", help="the database schema: upgrade it, or show its revision", **kw
+    )
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
     return parser

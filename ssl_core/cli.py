@@ -20,6 +20,7 @@ from ssl_core.contract.spec import (
     DATASETS,
     PRESETS,
     build_spec,
+    RunSpec,
     format_errors,
     set_dotted,
 )
@@ -34,17 +35,37 @@ def parse_value(text: str) -> Any:
         return text
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _spec_default(field: str, words: str) -> str:
+    # The spec's own default (a --preset may choose another), so --help cannot drift from it.
+    return f"{words} (default: {RunSpec.model_fields[field].default}, or the preset's)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="matchlab train", description="Train one semi-supervised run in the foreground."
+        prog="matchlab train",
+        description="Train one semi-supervised run in the foreground.",
+        formatter_class=DefaultsFormatter,
     )
     parser.add_argument("--algorithm", required=True, choices=ALGORITHMS)
-    parser.add_argument("--dataset", default="digits", choices=list(DATASETS))
-    parser.add_argument("--num-labels", type=int, help="labeled images in total (class-balanced)")
-    parser.add_argument("--preset", choices=list(PRESETS))
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--iters-per-epoch", type=int)
+    parser.add_argument("--dataset", default="digits", choices=list(DATASETS), help="images")
+    parser.add_argument(
+        "--num-labels", type=int, help=_spec_default("num_labels", "labeled images in total")
+    )
+    parser.add_argument("--preset", choices=list(PRESETS), help="paper or tutorial settings")
+    parser.add_argument("--seed", type=int, help=_spec_default("seed", "the split and init seed"))
+    parser.add_argument("--epochs", type=int, help=_spec_default("epochs", "epochs to train"))
+    parser.add_argument(
+        "--iters-per-epoch", type=int, help=_spec_default("iters_per_epoch", "steps per epoch")
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -52,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="any spec field, dotted for algorithm fields: --set hparams.threshold=0.9",
     )
-    parser.add_argument("--out", type=Path, help="folder for spec.json, metrics.jsonl, checkpoint")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for spec.json, metrics.jsonl, checkpoint (default: a new folder under "
+        "runs/); `matchlab sync DIR` brings it into a server",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--json", action="store_true", help="print one final JSON summary line")
     return parser
@@ -97,10 +123,19 @@ class ProgressBar(Callback):
         if self.bar is not None:
             shown = metrics.progress_keys()
             self.bar.set_postfix(
-                {name: f"{logged[key]:.3g}" for name, key in shown.items() if key in logged}
+                {name: shown_value(key, logged[key]) for name, key in shown.items() if key in logged}
             )
             self.bar.close()
             self.bar = None
+
+
+def shown_value(key: str, value: float) -> str:
+    """A metric as the pages draw it: a share on a % axis (the mask ratio) as a percentage."""
+    row = metrics.lookup(key)
+    scale = row.scale if row else 1.0
+    if row is not None and (row.unit == "%" or scale == 100.0):
+        return f"{value * scale:.1f}%"
+    return f"{value:.3g}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.json:
+        # Said before torch loads (seconds): the command answers at once.
+        print(
+            f"{spec.algorithm} on {spec.dataset}, {spec.num_labels} labels: {spec.epochs} epochs "
+            f"× {spec.iters_per_epoch} steps, files in {out}; loading PyTorch…",
+            file=sys.stderr,
+            flush=True,
+        )
     from ssl_core.trainer import train  # torch loads only once the spec is known to be valid
 
     try:
