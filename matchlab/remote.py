@@ -104,6 +104,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if health["status"] == "ok" else 1
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
 def _ok(part: dict[str, Any]) -> str:
     return "ok  " if part.get("ok") else "DOWN"
 
@@ -157,8 +165,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown = _number(summary.get(field.key), field.digits)
         print(f"{field.label:<24} {shown}{unit if shown != '—' else ''}")
     for which, size in sizes.items():
-        state = f"{size / 1e6:.1f} MB: matchlab runs download {run['id']} --which {which}"
-        print(f"checkpoint {which:<5} {state if size is not None else 'none'}")
+        if size is None:
+            print(f"checkpoint {which:<5} none")
+        else:
+            hint = f"matchlab runs download {run['id']} --which {which}"
+            print(f"checkpoint {which:<5} {_size(size)}: {hint}")
     print("spec       " + json.dumps(spec, indent=2).replace("\n", "\n           "))
     return 0
 
