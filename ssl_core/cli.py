@@ -19,8 +19,8 @@ from ssl_core.contract.spec import (
     ALGORITHMS,
     DATASETS,
     PRESETS,
-    build_spec,
     RunSpec,
+    build_spec,
     format_errors,
     set_dotted,
 )
@@ -123,7 +123,11 @@ class ProgressBar(Callback):
         if self.bar is not None:
             shown = metrics.progress_keys()
             self.bar.set_postfix(
-                {name: shown_value(key, logged[key]) for name, key in shown.items() if key in logged}
+                {
+                    name: shown_value(key, logged[key])
+                    for name, key in shown.items()
+                    if key in logged
+                }
             )
             self.bar.close()
             self.bar = None

@@ -54,7 +54,9 @@ def parse_metrics(text: str, max_epochs: int) -> list[dict[str, Any]]:
             raise _invalid(METRICS_FILE, f"{where}: epoch {epoch!r}, expected {len(epochs) + 1}")
         last_step = epochs[-1]["step"] if epochs else 0
         if not isinstance(step, int) or isinstance(step, bool) or step < last_step:
-            raise _invalid(METRICS_FILE, f"{where}: step {step!r} must be a whole number ≥ {last_step}")
+            raise _invalid(
+                METRICS_FILE, f"{where}: step {step!r} must be a whole number ≥ {last_step}"
+            )
         for key, value in row.items():
             if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
                 raise _invalid(METRICS_FILE, f"{where}: metric name {key[:40]!r} is not valid")

@@ -49,5 +49,7 @@ def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
     session.commit()
     session.refresh(run)
     if not changed:
-        raise Conflict(f"run {run.id} is {run.status}; only a cancelled or failed run can be resumed")
+        raise Conflict(
+            f"run {run.id} is {run.status}; only a cancelled or failed run can be resumed"
+        )
     return run

@@ -74,7 +74,10 @@ def test_show_cancel_resume_and_download(server_url, engine, settings, tmp_path,
         assert main(["runs", "show", str(run_id), "--url", server_url]) == 0
         out = capsys.readouterr().out
         assert "status     succeeded" in out and "test top-1 at best val   71.5 %" in out
-        assert "checkpoint last  6.0 kB: matchlab runs download" in out and "checkpoint best  none" in out
+        assert (
+            "checkpoint last  6.0 kB: matchlab runs download" in out
+            and "checkpoint best  none" in out
+        )
 
         target = tmp_path / "got.pt"
         assert main(["runs", "download", str(run_id), "-o", str(target), "--url", server_url]) == 0

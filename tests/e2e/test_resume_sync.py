@@ -28,7 +28,9 @@ def test_a_cancelled_run_resumes_as_the_same_run_and_keeps_its_epochs(stack: Sta
     assert resumed["id"] == run_id and resumed["status"] == "queued"
     with pytest.raises(MatchlabError) as refused:  # queued again: nothing to resume
         lab.resume(run_id)
-    assert refused.value.status_code == 409 and "only a cancelled or failed run" in str(refused.value)
+    assert refused.value.status_code == 409 and "only a cancelled or failed run" in str(
+        refused.value
+    )
 
     done = lab.wait(run_id, timeout=240, poll=0.3)
     assert done["status"] == "succeeded", stack.logs()
