@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.store import crud
 from app.store.compare import split_keys
+from app.store.resume import CHECKPOINTS
 from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -60,8 +61,6 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     )
 
 
-# A run's files under MATCHLAB_HOME/runs/<id>/ (written by ssl_core.trainer).
-CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
 def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:

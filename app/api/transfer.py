@@ -8,14 +8,13 @@ from typing import BinaryIO
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
-from app.api.metrics import CHECKPOINTS
 from app.deps import NOT_QUEUED, RunId, SessionDep, SessionRoute, SettingsDep, answer_queued
 from app.live import notify
 from app.queue import enqueue
 from app.store import crud
 from app.store.imported import METRICS_FILE, SPEC_FILE, as_moment, import_run
 from app.store.models import utcnow
-from app.store.resume import resume_run
+from app.store.resume import CHECKPOINTS, resume_run
 from app.store.schemas import RunOut
 
 router = APIRouter(route_class=SessionRoute, tags=["runs"])

@@ -16,6 +16,8 @@ from app.store.errors import Conflict
 from app.store.models import Run, Status, utcnow
 
 RESUMABLE = (Status.cancelled, Status.failed)
+# A run's checkpoints under its folder in MATCHLAB_HOME/runs/ (written by ssl_core.trainer).
+CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
 def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
