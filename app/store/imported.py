@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from app.store.crud import default_name, validate_spec
 from app.store.errors import Conflict, InvalidInput
-from app.store.models import MetricPoint, Run, Status
+from app.store.models import MAX_ID, MetricPoint, Run, Status
+from app.store.params import reject_nul
 from ssl_core.contract.summary import update_summary
 
 SPEC_FILE, METRICS_FILE = "spec.json", "metrics.jsonl"
@@ -53,15 +54,15 @@ def parse_metrics(text: str, max_epochs: int) -> list[dict[str, Any]]:
         if epoch != len(epochs) + 1 or isinstance(epoch, bool):
             raise _invalid(METRICS_FILE, f"{where}: epoch {epoch!r}, expected {len(epochs) + 1}")
         last_step = epochs[-1]["step"] if epochs else 0
-        if not isinstance(step, int) or isinstance(step, bool) or step < last_step:
+        whole = isinstance(step, int) and not isinstance(step, bool)
+        if not whole or not last_step <= step <= MAX_ID:
             raise _invalid(
                 METRICS_FILE, f"{where}: step {step!r} must be a whole number ≥ {last_step}"
             )
         for key, value in row.items():
             if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
                 raise _invalid(METRICS_FILE, f"{where}: metric name {key[:40]!r} is not valid")
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value):
+            if not _finite(value):
                 raise _invalid(METRICS_FILE, f"{where}: {key} = {value!r} is not a finite number")
         epochs.append({"epoch": epoch, "step": step, "metrics": row})
     if not epochs:
@@ -89,6 +90,7 @@ def import_run(
         values = json.loads(spec_text)
     except json.JSONDecodeError as exc:
         raise _invalid(SPEC_FILE, f"is not JSON ({exc.msg})") from None
+    reject_nul(origin, "origin")
     spec = validate_spec(values)
     epochs = parse_metrics(metrics_text, spec.epochs)
     uid = folder_uid(spec_text, metrics_text)
@@ -124,6 +126,15 @@ def import_run(
     session.commit()
     session.refresh(run)
     return run, created, True
+
+
+def _finite(value: Any) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def as_moment(value: float | None, field: str) -> datetime | None:
