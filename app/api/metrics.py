@@ -61,8 +61,6 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     )
 
 
-
-
 def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:
     path = settings.run_dir(run_id) / name
     if not path.is_file():

@@ -2,7 +2,8 @@
 
 Pages read and change the database through ``app.store`` (the same domain functions the JSON
 API calls), never through ``app.api`` or HTTP; ``tests/app/test_layout.py`` enforces it.
-- ``runs``: the runs table, a run's live page, run actions, static files
+- ``runs``: the runs table, a run's live page, run actions, static files; ``run_resume``:
+  its Resume button
 - ``forms``: the new-run and new-sweep forms (``form_state`` turns form fields into specs)
 - ``compare``: the compare page, its CSV, a sweep's results
 - ``login``: the token login; ``render``: the Jinja2 environment; ``figures``, ``sweep_figures``:
@@ -11,13 +12,14 @@ API calls), never through ``app.api`` or HTTP; ``tests/app/test_layout.py`` enfo
 
 from fastapi import APIRouter
 
-from app.pages import compare, forms, login, runs
+from app.pages import compare, forms, login, run_resume, runs
 
 router = APIRouter(include_in_schema=False)
 # Forms first: /runs/new and /sweeps/new must win over /runs/{run_id} and /sweeps/{sweep_id}.
 router.include_router(forms.router)
 router.include_router(compare.router)
 router.include_router(runs.router)
+router.include_router(run_resume.router)
 login_router = login.router
 
 __all__ = ["login_router", "router"]

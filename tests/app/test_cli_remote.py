@@ -182,3 +182,24 @@ def test_no_server_is_one_line_for_the_new_commands():
                                 capture_output=True, text=True, env=env)  # fmt: skip
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "no matchlab server answers at http://127.0.0.1:9" in result.stderr
+
+
+def test_the_run_page_offers_resume_only_where_it_applies(settings, engine):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as pages:
+        run_id = pages.post("/api/runs", json={"algorithm": "fixmatch"}).json()["id"]
+        button = f'action="/runs/{run_id}/resume"'
+        assert button not in pages.get(f"/runs/{run_id}").text  # queued
+        pages.post(f"/api/runs/{run_id}/cancel")
+        assert button not in pages.get(f"/runs/{run_id}").text  # cancelled, no checkpoint
+        assert pages.post(f"/runs/{run_id}/resume").status_code == 409
+        settings.run_dir(run_id).mkdir(parents=True)
+        (settings.run_dir(run_id) / "checkpoint.pt").write_bytes(b"x")
+        assert button in pages.get(f"/runs/{run_id}").text
+        resumed = pages.post(f"/runs/{run_id}/resume", follow_redirects=False)
+        assert resumed.status_code == 303 and resumed.headers["location"] == f"/runs/{run_id}"
+        assert pages.get(f"/api/runs/{run_id}").json()["status"] == "queued"
+        assert button not in pages.get(f"/runs/{run_id}").text
