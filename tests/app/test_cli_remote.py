@@ -203,3 +203,23 @@ def test_the_run_page_offers_resume_only_where_it_applies(settings, engine):
         assert resumed.status_code == 303 and resumed.headers["location"] == f"/runs/{run_id}"
         assert pages.get(f"/api/runs/{run_id}").json()["status"] == "queued"
         assert button not in pages.get(f"/runs/{run_id}").text
+
+
+def test_an_import_may_carry_a_checkpoint_larger_than_other_bodies(settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    folder = _folder(tmp_path)
+    (folder / "checkpoint.pt").write_bytes(b"w" * (settings.max_body_bytes + 10))
+    limited = settings.model_copy(update={"max_import_bytes": 4 * settings.max_body_bytes})
+    with TestClient(create_app(limited, pages=False)) as api:
+        lab = Client("http://testserver", transport=api._transport)
+        run = lab.import_folder(folder)
+        stored = settings.run_dir(run["id"]) / "checkpoint.pt"
+        assert stored.read_bytes() == (folder / "checkpoint.pt").read_bytes()
+        too_big = api.post("/api/runs/import", content=b"x" * (limited.max_import_bytes + 10))
+        assert too_big.status_code == 413
+        assert (
+            api.post("/api/runs", content=b"x" * (settings.max_body_bytes + 10)).status_code == 413
+        )
