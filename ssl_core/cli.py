@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         # Said before torch loads (seconds): the command answers at once.
         print(
-            f"{spec.algorithm} on {spec.dataset}, {spec.num_labels} labels: {spec.epochs} epochs "
-            f"× {spec.iters_per_epoch} steps, files in {out}; loading PyTorch…",
+            f"{spec.algorithm} on {spec.dataset}, {spec.num_labels} labels: {spec.epochs} "
+            f"epoch{'s' if spec.epochs != 1 else ''} × {spec.iters_per_epoch} steps, files in "
+            f"{out}; loading PyTorch…",
             file=sys.stderr,
             flush=True,
         )

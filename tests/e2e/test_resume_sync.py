@@ -3,6 +3,7 @@ checkpoint; a ``matchlab train --out`` folder comes into the server and onto com
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -58,9 +59,13 @@ def test_sync_brings_a_train_out_folder_onto_compare(stack: Stack, tmp_path):
     folder = tmp_path / "fix"
     train = [sys.executable, "-m", "matchlab.cli", "train", "--algorithm", "fixmatch",
              "--epochs", "2", "--iters-per-epoch", "3", "--set", "net=cnn_small",
-             "--set", "batch_size=16", "--set", "device=cpu", "--out", str(folder), "--json"]  # fmt: skip
+             "--set", "batch_size=16", "--set", "device=cpu", "--out", str(folder)]  # fmt: skip
     env = {**stack.env, "MATCHLAB_HOME": str(tmp_path / "local")}
-    subprocess.run(train, cwd=ROOT, env=env, check=True, timeout=300, capture_output=True)
+    trained = subprocess.run(train, cwd=ROOT, env=env, timeout=300, capture_output=True, text=True)
+    assert trained.returncode == 0, trained.stderr
+    # It says what it trains before PyTorch loads; the bar shows the mask in % as the pages do.
+    assert trained.stderr.splitlines()[0].endswith("loading PyTorch…")
+    assert re.search(r"mask=\d+(\.\d)?%", trained.stderr), trained.stderr
 
     sync = [sys.executable, "-m", "matchlab.cli", "sync", str(folder), "--url", stack.url]
     out = subprocess.run(sync, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
