@@ -95,10 +95,6 @@ class Settings(CoreSettings):
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
-    def run_dir(self, run_id: int) -> Path:
-        # Only ever a number under runs/: int() refuses "../elsewhere" before it becomes a path.
-        return self.runs_dir / str(int(run_id))
-
 
 @lru_cache
 def get_settings() -> Settings:

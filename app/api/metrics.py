@@ -12,6 +12,8 @@ from fastapi.responses import FileResponse
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.store import crud
 from app.store.compare import split_keys
+from app.store.models import Run
+from app.store.run_files import run_dir
 from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -60,15 +62,16 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     )
 
 
-# A run's files under MATCHLAB_HOME/runs/<id>/ (written by ssl_core.trainer).
+# A run's files under MATCHLAB_HOME/runs/<uid>/ (written by ssl_core.trainer).
 CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
-def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:
-    path = settings.run_dir(run_id) / name
-    if not path.is_file():
-        raise crud.NotFound(f"run {run_id} has no {what} yet")
-    return FileResponse(path, filename=f"run{run_id}-{name}")
+def _run_file(settings: SettingsDep, run: Run, name: str, what: str) -> FileResponse:
+    folder = run_dir(settings.runs_dir, run)
+    path = folder / name if folder is not None else None
+    if path is None or not path.is_file():
+        raise crud.NotFound(f"run {run.id} has no {what} yet")
+    return FileResponse(path, filename=f"run{run.id}-{name}")
 
 
 @router.get(
@@ -88,7 +91,7 @@ def run_checkpoint(
 ) -> FileResponse:
     """A ``.pt`` file; load it with ``torch.load(path, weights_only=True)``."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, CHECKPOINTS[which], f"{which} checkpoint")
+    return _run_file(settings, run, CHECKPOINTS[which], f"{which} checkpoint")
 
 
 @router.get(
@@ -99,4 +102,4 @@ def run_checkpoint(
 def run_metrics_jsonl(session: SessionDep, settings: SettingsDep, run_id: RunId) -> FileResponse:
     """The trainer's own log: one JSON object per finished epoch."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, "metrics.jsonl", "metrics.jsonl")
+    return _run_file(settings, run, "metrics.jsonl", "metrics.jsonl")

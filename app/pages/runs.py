@@ -21,6 +21,7 @@ from app.store import crud, edits
 from app.store.filters import column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
+from app.store.run_files import run_dir
 from app.store.schemas import RunOut
 from app.store.series import downsample
 from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
@@ -168,6 +169,7 @@ def run_page(
     if run is None:
         return not_found(request, f"Run {run_id}")
     out = RunOut.of(run)
+    folder = run_dir(settings.runs_dir, run)
     points = crud.load_points(session, [run.id])[run.id]
     series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
     info = CATALOG.datasets.get(run.spec.get("dataset", ""))
@@ -192,11 +194,13 @@ def run_page(
         },
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
-        files={name: (settings.run_dir(run.id) / file).is_file() for name, file in FILES.items()},
+        files={
+            name: folder is not None and (folder / file).is_file() for name, file in FILES.items()
+        },
     )
 
 
-# Files a run's page offers for download (under MATCHLAB_HOME/runs/<id>/, via /api).
+# Files a run's page offers for download (under MATCHLAB_HOME/runs/<uid>/, via /api).
 FILES = {"last": "checkpoint.pt", "best": "best.pt", "jsonl": "metrics.jsonl"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator
@@ -23,6 +24,10 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
+
+
+def new_uid() -> str:
+    return uuid4().hex
 
 
 def utcnow() -> datetime:
@@ -74,6 +79,9 @@ class Run(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The run's identity, never reused: ids start again at 1 in a new (or restored) database
+    # while MATCHLAB_HOME keeps older runs' files, so those files are keyed and stamped by this.
+    uid: str = Field(default_factory=new_uid, max_length=32, unique=True, index=True)
     name: str
     status: str = Field(default=Status.queued, index=True)
     # Denormalised from the spec so lists can filter on them with an index.
