@@ -163,3 +163,17 @@ def test_a_checkpoint_without_its_identity_file_still_names_its_run(settings):
     assert error.startswith("CheckpointMismatch: checkpoint in "), error
     assert f"belongs to run {old.uid} (fixmatch digits, seed 3, 40 labels), not this run" in error
     assert checkpoint(folder)["uid"] == old.uid  # not overwritten
+
+
+def test_a_run_stored_before_identities_trains_under_a_uid_of_its_own(settings):
+    queued = queue_run(settings, seed=3)
+    close_database(settings)
+    with sqlite3.connect(settings.home / "matchlab.db") as db:  # the table as older code made it
+        db.execute("DROP INDEX ix_runs_uid")
+        db.execute("ALTER TABLE runs DROP COLUMN uid")
+    (settings.runs_dir / str(queued.id)).mkdir(parents=True)  # its id's folder, from older code
+    assert run_training(queued.id, settings=settings) == Status.succeeded
+    with Session(get_engine(settings)) as session:
+        run = session.get(Run, queued.id)
+    assert len(run.uid) == 32 and (settings.runs_dir / run.uid / "checkpoint.pt").is_file()
+    assert not any((settings.runs_dir / str(queued.id)).iterdir())
