@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ssl_core import metrics as keys
 from ssl_core.callbacks import Callback, EpochEnd, TrainStart
-from ssl_core.errors import DatasetMissing, TrainingDiverged
+from ssl_core.errors import CheckpointMismatch, DatasetMissing, TrainingDiverged
 from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS, build_spec, format_errors, set_dotted
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = train(
             spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)]
         )
-    except (DatasetMissing, TrainingDiverged) as error:
+    except (CheckpointMismatch, DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     keys = ("best_val_top1", "test_top1_at_best_val", "last_test_top1", "epochs", "seconds")
