@@ -91,6 +91,9 @@ def claim_folder(settings: Settings, run: Run) -> Path:
     if folder is None:
         raise ForeignRunFolder(f"run {run.id} has no uid, so no folder of its own")
     found = read_identity(folder)
+    if found == {}:
+        raise ForeignRunFolder(f"{folder}/run.json cannot be read, so the folder may not be this "
+                               f"run's ({run.uid}); it is left as it is")  # fmt: skip
     if found is not None and found.get("uid") != run.uid:
         spec = found.get("spec") or {}
         raise ForeignRunFolder(
