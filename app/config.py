@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from ssl_core.settings import CoreSettings
+from ssl_core.contract.settings import CoreSettings
 
 
 class Settings(CoreSettings):
     """Read from ``MATCHLAB_*`` environment variables (see the README's settings table).
 
-    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.settings``, the
+    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.contract.settings``, the
     rule ``matchlab train`` uses too.
     """
 
@@ -35,7 +35,7 @@ class Settings(CoreSettings):
     api_token: str | None = Field(
         None,
         description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "
-        "login with it (see app/auth.py)",
+        "login with it (see app/http/auth.py)",
     )
     public_reads: bool = Field(
         False, description="with a token set, let anyone read (pages and GET /api) without it"

@@ -42,13 +42,13 @@ from common import (
 )
 
 from ssl_core import train
-from ssl_core.callbacks import Callback, EpochEnd
-from ssl_core.catalog import ALGORITHMS
 from ssl_core.compiling import compile_seconds
+from ssl_core.contract.callbacks import Callback, EpochEnd
+from ssl_core.contract.catalog import ALGORITHMS
+from ssl_core.contract.metrics import COMPILE_SECONDS, is_loss
+from ssl_core.contract.spec import RunSpec, build_spec
 from ssl_core.data import RawDataset
 from ssl_core.evaluate import evaluate
-from ssl_core.metrics import COMPILE_SECONDS, is_loss
-from ssl_core.spec import RunSpec, build_spec
 from ssl_core.trainer import EpochMeter, Trainer, autocast_for
 
 GPU_STEP_MS = 20.0  # target 6: a FixMatch WRN-28-2 μ=7 step on one H100

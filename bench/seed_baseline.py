@@ -47,8 +47,8 @@ from seed_mixmatch import (
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from ssl_core.contract.spec import build_spec
 from ssl_core.evaluate import evaluate
-from ssl_core.spec import build_spec
 from ssl_core.trainer import EpochMeter, Trainer, autocast_for
 
 STEP_TARGET, EVAL_TARGET, BARE_TARGET = 1.4, 2.5, 0.9

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from ssl_core.errors import CheckpointMismatch
-from ssl_core.spec import RunSpec
+from ssl_core.contract.errors import CheckpointMismatch
+from ssl_core.contract.spec import RunSpec
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

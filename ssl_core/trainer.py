@@ -18,20 +18,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core import metrics as keys
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
-from ssl_core.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
 from ssl_core.checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from ssl_core.compiling import compile_seconds, compiled, plain_state
+from ssl_core.contract import metrics as keys
+from ssl_core.contract.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
+from ssl_core.contract.hparams import strong_augment_settings
+from ssl_core.contract.spec import RunSpec
+from ssl_core.contract.summary import EMPTY, update_summary
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.environment import describe
 from ssl_core.evaluate import evaluate
-from ssl_core.hparams import strong_augment_settings
 from ssl_core.nets import build_net
-from ssl_core.spec import RunSpec
-from ssl_core.summary import EMPTY, update_summary
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def parameter_groups(spec: RunSpec, model: nn.Module) -> list[dict[str, Any]]:
 
     The original FixMatch decays only its ``kernel`` variables, MixMatch decays kernels (there
     decoupled; here the L2 term of SGD/Adam, as USB and TorchSSL), USB (``bn_wd_skip``) and
-    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (matchlab before
-    issue 13). Always two groups, so an optimizer state saved under either setting loads.
+    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (what earlier
+    matchlab did). Always two groups, so an optimizer state saved under either setting loads.
     """
     decayed: list[nn.Parameter] = []
     others: list[nn.Parameter] = []
@@ -274,7 +274,7 @@ def train(
     data_dir: str | Path | None = None,
     uid: str | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns the summary (``ssl_core.callbacks`` has the callback protocol).
+    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol).
 
     ``uid``: the run's identity, stored in its checkpoints; a checkpoint in ``out_dir`` is resumed
     only when it holds this spec (and this uid, when one is given), else ``CheckpointMismatch``.

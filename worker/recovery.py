@@ -50,10 +50,7 @@ def _verdict(run: Run, settings: Settings) -> tuple[Status, str | None]:
             f"WorkerLost: the worker training this run stopped {run.recoveries + 1} times without "
             "finishing (killed or out of memory?); not resuming it again. Retry it to start over."
         )
-    folder = run_dir(settings.runs_dir, run)
-    if folder is None:  # trained by older code into runs/<id>/: starts over in its own folder
-        return Status.queued, None
-    checkpoint = folder / CHECKPOINT_NAME
+    checkpoint = run_dir(settings.runs_dir, run) / CHECKPOINT_NAME
     if run.epoch > 0 and not checkpoint.is_file():
         return Status.failed, (
             f"WorkerLost: its worker stopped after epoch {run.epoch} and there is no checkpoint "

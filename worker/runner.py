@@ -27,9 +27,9 @@ from app.live import notify
 from app.queue import enqueue
 from app.store.db import get_engine
 from app.store.errors import storage_problem
-from app.store.models import Run, Status, new_uid, utcnow
+from app.store.models import Run, Status, utcnow
 from app.store.run_files import read_identity, run_dir, write_identity
-from ssl_core.spec import error_messages
+from ssl_core.contract.spec import error_messages
 from worker.recovery import settle_cancelled_queued
 from worker.sink import RunSink
 
@@ -74,8 +74,6 @@ def claim_run(engine: Engine, run_id: int, worker_name: str, slot: int | None = 
         run = session.get(Run, run_id)
         if run.started_at is None:
             run.started_at = now
-        if run.uid is None:  # a row added before identities, on a database not yet migrated
-            run.uid = new_uid()
         session.commit()
         return run
 
@@ -88,8 +86,6 @@ def claim_folder(settings: Settings, run: Run) -> Path:
     """The run's own folder (``runs/<uid>/``) with its identity file; refused when that file
     names another run (a folder copied or restored by hand)."""
     folder = run_dir(settings.runs_dir, run)  # claimed, so running: always runs/<uid>/
-    if folder is None:
-        raise ForeignRunFolder(f"run {run.id} has no uid, so no folder of its own")
     found = read_identity(folder)
     if found == {}:
         raise ForeignRunFolder(f"{folder}/run.json cannot be read, so the folder may not be this "

@@ -67,9 +67,8 @@ CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
 def _run_file(settings: SettingsDep, run: Run, name: str, what: str) -> FileResponse:
-    folder = run_dir(settings.runs_dir, run)
-    path = folder / name if folder is not None else None
-    if path is None or not path.is_file():
+    path = run_dir(settings.runs_dir, run) / name
+    if not path.is_file():
         raise crud.NotFound(f"run {run.id} has no {what} yet")
     return FileResponse(path, filename=f"run{run.id}-{name}")
 

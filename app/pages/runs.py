@@ -14,18 +14,19 @@ from starlette.datastructures import FormData
 from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
 from app.live import notify
 from app.pages import assets
-from app.pages.figures import run_charts
 from app.pages.render import local_path, redirect, render, with_query
+from app.pages.run_charts import run_charts
 from app.queue import enqueue
 from app.store import crud, edits
-from app.store.filters import column_values, parse_columns, sort_key
+from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.run_files import run_dir
 from app.store.schemas import RunOut
 from app.store.series import downsample
-from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
-from ssl_core.spec import flatten_spec
+from ssl_core.contract import summary
+from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
+from ssl_core.contract.spec import flatten_spec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -48,9 +49,12 @@ SORTS: dict[str, Any] = {
     "labels": lambda r: r.spec.get("num_labels", 0),
     "status": lambda r: r.status,
     "progress": lambda r: r.progress,
-    "best_val": lambda r: _summary(r, "best_val_top1"),
-    "test": lambda r: _summary(r, "test_top1_at_best_val"),
 }
+# The summary fields the table lists, each under its sort name in the URL (two keep the short
+# names bookmarked URLs use).
+_SORT_NAMES = {summary.BEST_VAL_TOP1: "best_val", summary.TEST_TOP1_AT_BEST_VAL: "test"}
+SUMMARY_SORTS = [(_SORT_NAMES.get(f.key, f.key), f) for f in summary.FIELDS if f.listed]
+SORTS.update({name: (lambda r, key=f.key: _summary(r, key)) for name, f in SUMMARY_SORTS})
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -146,6 +150,8 @@ def runs_page(
         sweeps=sweeps,
         any_active=active is not None,
         statuses=[s.value for s in Status],
+        summary_sorts=SUMMARY_SORTS,
+        where_example=WHERE_EXAMPLE,
         algorithms=ALGORITHMS,
         datasets=list(DATASETS),
         next_url=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
@@ -188,15 +194,11 @@ def run_page(
             "status": run.status,
             "last_epoch": last_epoch,
             "total_steps": run.total_steps,
-            "charts": [
-                {"id": c["id"], "keys": c["keys"], "scales": c.get("scales")} for c in charts
-            ],
+            "charts": [{"id": c["id"], "keys": c["keys"], "scales": c["scales"]} for c in charts],
         },
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
-        files={
-            name: folder is not None and (folder / file).is_file() for name, file in FILES.items()
-        },
+        files={name: (folder / file).is_file() for name, file in FILES.items()},
     )
 
 

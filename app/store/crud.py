@@ -27,7 +27,7 @@ from app.store.filters import Clause, matches_all, parse_where
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.params import like_pattern, reject_nul
 from app.store.run_files import run_dir
-from ssl_core.spec import RunSpec, build_spec, error_messages
+from ssl_core.contract.spec import RunSpec, build_spec, error_messages
 
 __all__ = ["Conflict", "InvalidInput", "NotFound"]  # raised here, caught by the web layers
 
@@ -227,11 +227,9 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
         session.rollback()
         if storage_problem(exc) != "disk full" or run.status not in TERMINAL:
             raise
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-        _delete_rows(session, run_id)
-    if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+        _delete_rows(session, run_id)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _delete_rows(session: Session, run_id: int) -> None:

@@ -135,8 +135,8 @@ class MetricPoint(SQLModel, table=True):
     The primary key (run, key, epoch) is also the row order: on SQLite the table is stored
     ``WITHOUT ROWID``, clustered by series, so a compare reads each series as one range of the
     table instead of looking up every point's row from an index (3x faster for 50 runs x 1,000
-    epochs, BENCHMARKS.md). ``app.store.db`` rebuilds a table of the older layout (an ``id``
-    rowid plus a unique index) once, when it opens the database.
+    epochs, BENCHMARKS.md). The migration ``0007_points_keyed_by_series`` rebuilds a table of
+    the older layout (an ``id`` rowid plus a unique index), keeping every point.
     """
 
     __tablename__ = "metric_points"

@@ -14,13 +14,10 @@ from typing import Any
 
 from app.store.compare import STAT_METRICS
 from app.store.stats import group_stats
+from ssl_core.contract import summary
 
 FORMATS = {"csv": "text/csv", "markdown": "text/markdown", "latex": "application/x-latex"}
-LABELS = {
-    "test_top1_at_best_val": "test top-1 at best val (%)",
-    "best_val_top1": "best val top-1 (%)",
-    "last_test_top1": "last test top-1 (%)",
-}
+LABELS = {key: summary.heading(key) for key in STAT_METRICS}
 
 
 def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]]:

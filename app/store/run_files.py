@@ -19,29 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from app.store.models import TERMINAL, Run
-from ssl_core.spec import RunSpec
+from ssl_core.contract.spec import RunSpec
 
 IDENTITY_FILE = "run.json"
 SPEC_FILE = "spec.json"  # written by ssl_core.train
 _UID = re.compile(r"[0-9a-f]{32}")
 
 
-def run_dir(runs_dir: Path, run: Run) -> Path | None:
-    """The folder for run ``run``'s checkpoints and metrics file (it may not exist yet).
-
-    None only for a row from before identities that a migration has not yet given a ``uid``
-    and whose legacy folder does not match it: such a run has no files matchlab can vouch for.
-    """
-    own = None
-    if run.uid is not None:
-        if not _UID.fullmatch(run.uid):  # only ever 32 hex digits: nothing else becomes a path
-            raise ValueError(f"run {run.id} has uid {run.uid!r}; a uid is 32 hex digits")
-        own = runs_dir / run.uid
-        if own.is_dir() or run.status not in TERMINAL:
-            return own
-    if run.id is not None and is_legacy_folder_of(legacy := runs_dir / str(int(run.id)), run):
-        return legacy
-    return own
+def run_dir(runs_dir: Path, run: Run) -> Path:
+    """The folder for run ``run``'s checkpoints and metrics file (it may not exist yet)."""
+    if not _UID.fullmatch(run.uid or ""):  # only ever 32 hex digits: nothing else becomes a path
+        raise ValueError(f"run {run.id} has uid {run.uid!r}; a uid is 32 hex digits")
+    own = runs_dir / run.uid
+    if own.is_dir() or run.status not in TERMINAL or run.id is None:
+        return own
+    legacy = runs_dir / str(int(run.id))
+    return legacy if is_legacy_folder_of(legacy, run) else own
 
 
 def is_legacy_folder_of(folder: Path, run: Run) -> bool:

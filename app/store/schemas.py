@@ -25,8 +25,8 @@ def first_line(text: str | None) -> str | None:
 
 class RunOut(BaseModel):
     id: int
-    uid: str | None = Field(
-        None, description="the run's identity, never reused (its files are under runs/<uid>/)"
+    uid: str = Field(
+        description="the run's identity, never reused (its files are under runs/<uid>/)"
     )
     name: str
     status: Status

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ssl_core.metrics import PSEUDO_LABEL_SHARE_PREFIX
+from ssl_core.contract.metrics import PSEUDO_LABEL_SHARE_PREFIX
+from ssl_core.contract.spec import RunSpec
 from ssl_core.registry import algorithm_class
-from ssl_core.spec import RunSpec
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ssl_core.algorithms.fixmatch import FixMatch
-from ssl_core.metrics import CLASS_THRESHOLD_PREFIX, UNSEEN_RATIO
+from ssl_core.contract.metrics import CLASS_THRESHOLD_PREFIX, UNSEEN_RATIO
 from ssl_core.thresholds import FlexThreshold
 
 

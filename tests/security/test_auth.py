@@ -65,7 +65,7 @@ def api_routes(client: TestClient, methods: set[str]) -> list[tuple[str, str]]:
 
 
 def test_the_web_server_binds_localhost_unless_told_otherwise():
-    from app.cli import build_parser
+    from matchlab.cli import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["web"]).host == "127.0.0.1"

@@ -13,7 +13,7 @@ from ssl_core.algorithms.base import Batch, build_algorithm
 from ssl_core.algorithms.freematch import SelfAdaptiveThreshold, fairness_loss
 from ssl_core.algorithms.softmatch import DistributionAlignment, TruncatedGaussianWeight
 from ssl_core.algorithms.uda import tsa_threshold
-from ssl_core.spec import RunSpec
+from ssl_core.contract.spec import RunSpec
 
 CPU = torch.device("cpu")
 LN = math.log

@@ -18,8 +18,8 @@ import json, sys
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from ssl_core import catalog
-from ssl_core.spec import RunSpec, format_errors
+from ssl_core.contract import catalog
+from ssl_core.contract.spec import RunSpec, format_errors
 from app.main import create_app
 from app.pages.assets import algorithms_css
 
@@ -82,7 +82,7 @@ def test_installed_plugin_is_listed_validated_rendered_and_trained(plugin_path, 
 def test_without_the_plugin_the_name_is_refused_with_the_valid_ones():
     from pydantic import ValidationError
 
-    from ssl_core.spec import RunSpec, format_errors
+    from ssl_core.contract.spec import RunSpec, format_errors
 
     with pytest.raises(ValidationError) as caught:
         RunSpec.model_validate({"algorithm": "pseudolabel_plus"})

@@ -12,7 +12,7 @@ from torch import nn
 
 from ssl_core import train
 from ssl_core.algorithms.base import Batch, build_algorithm
-from ssl_core.spec import RunSpec
+from ssl_core.contract.spec import RunSpec
 from tests.ssl_core.test_training import TINY, Recorder
 
 CPU = torch.device("cpu")

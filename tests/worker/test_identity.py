@@ -23,6 +23,7 @@ from app.store import crud
 from app.store.db import _engines, get_engine
 from app.store.models import MetricPoint, Run, Status
 from app.store.run_files import run_dir
+from ssl_core import train
 from worker.runner import run_training
 
 TINY = {"algorithm": "fixmatch", "epochs": 2, "iters_per_epoch": 2, "batch_size": 8,
@@ -165,15 +166,14 @@ def test_a_checkpoint_without_its_identity_file_still_names_its_run(settings):
     assert checkpoint(folder)["uid"] == old.uid  # not overwritten
 
 
-def test_a_run_stored_before_identities_trains_under_a_uid_of_its_own(settings):
+def test_a_run_never_adopts_the_folder_older_code_made_for_its_id(settings):
     queued = queue_run(settings, seed=3)
-    close_database(settings)
-    with sqlite3.connect(settings.home / "matchlab.db") as db:  # the table as older code made it
-        db.execute("DROP INDEX ix_runs_uid")
-        db.execute("ALTER TABLE runs DROP COLUMN uid")
-    (settings.runs_dir / str(queued.id)).mkdir(parents=True)  # its id's folder, from older code
+    legacy = settings.runs_dir / str(queued.id)  # runs/<id>/ as older matchlab wrote it
+    train({**TINY, "seed": 3}, legacy)  # the same spec, no identity in its checkpoint
+    before = {p.name: p.read_bytes() for p in legacy.iterdir()}
     assert run_training(queued.id, settings=settings) == Status.succeeded
+    assert trained_epochs(settings, queued.id) == [1, 2]  # trained, not resumed
     with Session(get_engine(settings)) as session:
         run = session.get(Run, queued.id)
-    assert len(run.uid) == 32 and (settings.runs_dir / run.uid / "checkpoint.pt").is_file()
-    assert not any((settings.runs_dir / str(queued.id)).iterdir())
+    assert checkpoint(settings.runs_dir / run.uid)["uid"] == run.uid
+    assert {p.name: p.read_bytes() for p in legacy.iterdir()} == before

@@ -1,4 +1,4 @@
-"""The ``matchlab`` command: up, web, worker, train, submit, sweep.
+"""The ``matchlab`` command: up, web, worker, train, submit, sweep, db.
 
 Heavy imports happen inside the commands: ``matchlab submit`` must not load torch or Celery.
 """
@@ -43,7 +43,7 @@ def parse_grid_values(text: str) -> list[Any]:
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The spec from ``--file``, then the shortcut flags, then each ``--set key=value``."""
-    from ssl_core.spec import set_dotted
+    from ssl_core.contract.spec import set_dotted
 
     values: dict[str, Any] = {}
     if args.file:
@@ -68,7 +68,7 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS
+    from ssl_core.contract.spec import ALGORITHMS, DATASETS, PRESETS
 
     parser.add_argument(
         "--url", help="matchlab server (default: MATCHLAB_URL, else http://127.0.0.1:8000)"
@@ -153,6 +153,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_database() -> None:
+    """Create or upgrade the tables before serving; a refused database stops here, in words."""
+    from app.store.db import get_engine
+    from app.store.migrate import DatabaseTooNew
+
+    try:
+        get_engine()
+    except DatabaseTooNew as error:
+        raise SystemExit(f"matchlab: {error}") from None
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     import os
 
@@ -161,6 +172,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     # The app (built by the factory in this process) allows the bound host's name by default.
     os.environ["MATCHLAB_BIND_HOST"] = args.host
     get_settings.cache_clear()
+    open_database()
 
     # SSE streams stay open; do not let them hold a shutdown for long.
     uvicorn.run(
@@ -179,6 +191,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.queue import QUEUE
     from worker.slots import THREADS_ENV, plan_for_this_machine, pool_args
 
+    open_database()
     plan = plan_for_this_machine(args.slots, args.threads)
     print(f"matchlab worker: {plan.describe()}", flush=True)
     # Pool processes inherit it: each training takes its thread budget (worker/slots.py).
@@ -198,7 +211,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from app.stack.launcher import up
 
+    open_database()
     return up(args.host, args.port, demo=args.demo, slots=args.slots)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from app.store.migrate import db_command
+
+    return db_command(args.action, get_settings().db_url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", help="comma-separated, e.g. 0,1,2")
     sweep.add_argument("--sweep-name", help="the sweep's name")
     sweep.set_defaults(func=cmd_sweep)
+
+    db = commands.add_parser("db", help="the database schema: upgrade it, or show its revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
     return parser
 
 
