@@ -21,7 +21,7 @@ LAUNCHER = """
 import subprocess, sys
 log = open(sys.argv[1], "ab")
 worker = subprocess.Popen(
-    [sys.executable, "-m", "app.cli", "worker", "--loglevel", "INFO", "--slots", "1"],
+    [sys.executable, "-m", "matchlab.cli", "worker", "--loglevel", "INFO", "--slots", "1"],
     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
 )
 print(worker.pid, flush=True)
