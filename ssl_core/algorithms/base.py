@@ -40,7 +40,7 @@ API_CHANGED = (
     "ratio, pseudo-label accuracy and per-class shares from pseudo_labels and mask itself; "
     "pseudo_label_stats and the fields unsup_weight, num_used, num_correct and num_unlabeled "
     "are gone. State kept between steps goes in registered buffers or submodules (saved for "
-    "you). See docs/ALGORITHMS.md, 'Writing an algorithm'."
+    "you). See docs/ALGORITHMS.md, 'Bring your own algorithm'."
 )
 _OLD_FIELDS = {"unsup_weight", "num_used", "num_correct", "num_unlabeled"}
 
@@ -61,8 +61,11 @@ class StepOutput:
     mask: Tensor | None = None
 
     def __new__(cls, *args: object, **kwargs: object) -> StepOutput:
-        if args or _OLD_FIELDS & kwargs.keys():
-            raise TypeError(f"StepOutput: {API_CHANGED}")
+        if args:
+            raise TypeError(f"StepOutput takes keywords only ({len(args)} given by position): "
+                            f"{API_CHANGED}")  # fmt: skip
+        if old := sorted(_OLD_FIELDS & kwargs.keys()):
+            raise TypeError(f"StepOutput has no field {', '.join(old)}: {API_CHANGED}")
         return super().__new__(cls)
 
 
