@@ -1,6 +1,6 @@
 """FreeMatch and SoftMatch: the mask follows the model's confidence (self-adaptive thresholds, a
 truncated Gaussian weight) through running estimates that are part of the algorithm's state.
-Values worked out by hand (tests/ssl_core/algorithms/support)."""
+Values worked out by hand (see support.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Π-model and Mean Teacher: two views of an image should agree; the target comes from the net
-itself or from its EMA (the teacher). Values worked out by hand (tests/ssl_core/algorithms/support)."""
+itself or from its EMA (the teacher). Values worked out by hand (see support.py)."""
 
 from __future__ import annotations
 

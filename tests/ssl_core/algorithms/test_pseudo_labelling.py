@@ -1,6 +1,6 @@
 """Pseudo-Label and UDA: confident predictions on the unlabeled batch become its targets, hard
 (Pseudo-Label) or sharpened soft ones (UDA, with training signal annealing on the labeled loss).
-Values worked out by hand (tests/ssl_core/algorithms/support)."""
+Values worked out by hand (see support.py)."""
 
 from __future__ import annotations
 
