@@ -9,8 +9,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ssl_core import metrics as keys
 from ssl_core.algorithms.base import Batch, StepOutput
+from ssl_core.metrics import (
+    MASK_RATIO,
+    PSEUDO_LABEL_ACC,
+    PSEUDO_LABEL_SHARE_PREFIX,
+    TRAIN_LOSS,
+    TRAIN_LOSS_U,
+    TRAIN_LOSS_X,
+    UNSUP_WEIGHT,
+)
 
 
 def used_and_correct(
@@ -65,12 +73,12 @@ class EpochMeter:
         loss, loss_x, loss_u, weight, used, correct = self.sums.tolist()
         n = max(self.steps, 1)
         return {
-            keys.TRAIN_LOSS: loss / n,
-            keys.TRAIN_LOSS_X: loss_x / n,
-            keys.TRAIN_LOSS_U: loss_u / n,
-            keys.UNSUP_WEIGHT: weight / n,
-            keys.MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
-            keys.PSEUDO_LABEL_ACC: 100.0 * correct / used if used else 0.0,
+            TRAIN_LOSS: loss / n,
+            TRAIN_LOSS_X: loss_x / n,
+            TRAIN_LOSS_U: loss_u / n,
+            UNSUP_WEIGHT: weight / n,
+            MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
+            PSEUDO_LABEL_ACC: 100.0 * correct / used if used else 0.0,
         }
 
     def class_shares(self) -> dict[str, float]:
@@ -78,4 +86,4 @@ class EpochMeter:
         was admitted)."""
         counts, total = self.class_counts, self.class_counts.sum()
         shares = torch.where(total > 0, counts / total.clamp_min(1e-12), 0.0).tolist()
-        return {f"{keys.PSEUDO_LABEL_SHARE_PREFIX}{c}": s for c, s in enumerate(shares)}
+        return {f"{PSEUDO_LABEL_SHARE_PREFIX}{c}": s for c, s in enumerate(shares)}
