@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app.deps import SessionDep, SessionRoute
+from app.deps import SessionDep, SessionRoute, SweepId
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
@@ -238,7 +238,7 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
 def sweep_page(
-    request: Request, session: SessionDep, sweep_id: int, metric: str = "test_top1_at_best_val"
+    request: Request, session: SessionDep, sweep_id: SweepId, metric: str = "test_top1_at_best_val"
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:
