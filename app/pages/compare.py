@@ -7,8 +7,6 @@ from the URL, so a copied URL reproduces the view and the CSV holds exactly what
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
 from app.store.compare import compare as compare_api
+from app.store.exports import write_csv
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
@@ -226,11 +225,10 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
         data = compare_data(session, view)
     except crud.InvalidInput as exc:
         return Response(str(exc) + "\n", 422, media_type="text/plain")
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x))
+    rows = lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x)
     name = "matchlab-compare-" + "-".join(map(str, view.runs[:10])) + ".csv"
     return Response(
-        buffer.getvalue(),
+        write_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
