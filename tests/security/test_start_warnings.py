@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from app.cli import bind_warning
+from matchlab.cli import bind_warning
 
 from app.config import NOT_SETTINGS, Settings, unknown_variables_warning
 from app.stack.redis_server import free_port
@@ -25,7 +25,7 @@ def start_web(tmp_path: Path, host: str, **env: str) -> list[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MATCHLAB_")}
     environment = {**clean, "MATCHLAB_HOME": str(tmp_path), **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "web", "--host", host, "--port", str(free_port())],
+        [sys.executable, "-m", "matchlab.cli", "web", "--host", host, "--port", str(free_port())],
         env=environment, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     lines: list[str] = []
