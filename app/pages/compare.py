@@ -7,8 +7,6 @@ from the URL, so a copied URL reproduces the view and the CSV holds exactly what
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app.deps import SessionDep, SessionRoute
+from app.deps import SessionDep, SessionRoute, SweepId
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import compare as store_compare
 from app.store import crud
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
+from app.store.exports import write_csv
 from app.store.finished import excluded_text, partial_text
 from app.store.models import Run
 from app.store.params import parse_ids
@@ -239,11 +238,10 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
         data = compare_data(session, view)
     except crud.InvalidInput as exc:
         return Response(str(exc) + "\n", 422, media_type="text/plain")
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x))
+    rows = lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x)
     name = "matchlab-compare-" + "-".join(map(str, view.runs[:10])) + ".csv"
     return Response(
-        buffer.getvalue(),
+        write_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -251,7 +249,7 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
 def sweep_page(
-    request: Request, session: SessionDep, sweep_id: int, metric: str = DEFAULT_METRIC
+    request: Request, session: SessionDep, sweep_id: SweepId, metric: str = DEFAULT_METRIC
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:

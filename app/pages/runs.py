@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.live import notify
 from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
@@ -167,7 +167,7 @@ def not_found(request: Request, what: str) -> HTMLResponse:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> HTMLResponse:
     """One run: status, progress, summary, spec, error and its curves, updated live."""
     run = _find_run(session, run_id)
@@ -253,7 +253,7 @@ def bulk(request: Request, form: FormDep, session: SessionDep, settings: Setting
 
 @router.post("/sweeps/{sweep_id}/cancel", response_model=None)
 def cancel_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         results = edits.cancel_sweep(session, sweep_id, settings)
@@ -266,7 +266,7 @@ def cancel_sweep(
 
 @router.post("/sweeps/{sweep_id}/delete", response_model=None)
 def delete_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         edits.delete_sweep(session, sweep_id, settings)
@@ -278,7 +278,7 @@ def delete_sweep(
 
 
 @router.post("/runs/{run_id}/edit", response_model=None)
-def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> Response:
+def edit(request: Request, form: FormDep, session: SessionDep, run_id: RunId) -> Response:
     """The run page's Edit form: name, notes and tags (comma-separated), at any time."""
     run = _find_run(session, run_id)
     if run is None:
@@ -296,7 +296,7 @@ def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> R
 
 @router.post("/runs/{run_id}/cancel", response_model=None)
 def cancel(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -311,7 +311,7 @@ def cancel(
 
 @router.post("/runs/{run_id}/retry", response_model=None)
 def retry(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -330,7 +330,7 @@ def retry(
 
 @router.post("/runs/{run_id}/delete", response_model=None)
 def delete(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:

@@ -14,11 +14,11 @@ CSV — kept one header and one row per group, no comment lines — the ``exclud
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from typing import Any
 
 from app.store.compare import STAT_METRICS
+from app.store.exports import markdown_text, write_csv
 from app.store.finished import PARTIAL_MARK, counted_groups, excluded_text, partial_text
 from app.store.stats import group_stats
 from ssl_core.contract import summary
@@ -63,20 +63,21 @@ def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]
     return rows
 
 
-def notes(data: dict[str, Any]) -> list[str]:
+def notes(data: dict[str, Any], text: Callable[[str], str] = str) -> list[str]:
     """The sentences under (or in the caption of) a table: which runs count and which do not,
-    the partial mark, the Holm family and the tests on too few seeds."""
+    the partial mark, the Holm family and the tests on too few seeds; ``text`` quotes the
+    group names (user text)."""
     counted = "succeeded and running runs" if data.get("partial") else "succeeded runs only"
     left_out = excluded_text(data.get("excluded") or {})
     out = [f"Over {counted}" + (f"; {left_out}." if left_out else ".")]
-    if text := partial_text(data):
-        out.append(text + ".")
+    if marked := partial_text(data):
+        out.append(marked + ".")
     compared = [g for g in data["groups"] if g["stats"].get("p_value") is not None]
     if data.get("baseline") and len(compared) > 1:
         out.append(f"p (Holm): Holm-adjusted over the {len(compared)} comparisons with "
-                   f"{data['baseline']}.")  # fmt: skip
+                   f"{text(data['baseline'])}.")  # fmt: skip
     out += [
-        f"{g['name']}: {g['stats']['caution']}."
+        f"{text(g['name'])}: {g['stats']['caution']}."
         for g in data["groups"]
         if g["stats"].get("caution")
     ]
@@ -111,25 +112,24 @@ def _diff(stats: dict[str, Any]) -> tuple[str, str, str]:
     return diff, p_text, _p(stats.get("p_holm"))
 
 
-def _headers(data: dict[str, Any], band: str) -> list[str]:
+def _headers(data: dict[str, Any], band: str, text: Callable[[str], str] = str) -> list[str]:
+    """The column names; ``text`` quotes the one part a user chose (the baseline's name)."""
     spread = "± 95% CI" if band == "ci95" else "± std"
     metric = LABELS[data["metric"]]
     return [
         "group", "n", *[f"{LABELS[m]} {spread}" for m in STAT_METRICS],
-        f"Δ {metric} vs {data.get('baseline') or '—'} [95% CI]", "p", "p (Holm)",
+        f"Δ {metric} vs {text(data.get('baseline') or '—')} [95% CI]", "p", "p (Holm)",
     ]  # fmt: skip
 
 
 def to_csv(data: dict[str, Any], band: str = "std") -> str:
     """Machine-readable: every number in its own column."""
-    out = io.StringIO()
-    writer = csv.writer(out)
     header = ["group", "n", "runs"]
     for metric in STAT_METRICS:
         header += [f"{metric}_mean", f"{metric}_std", f"{metric}_ci95_low", f"{metric}_ci95_high"]
     header += ["metric", "baseline", "diff", "diff_ci95_low", "diff_ci95_high", "p_value", "paired",
                "p_holm", "caution", "excluded", "excluded_runs", "partial_runs"]  # fmt: skip
-    writer.writerow(header)
+    rows: list[list[Any]] = [header]
     for result in results_rows(data, band):
         row: list[Any] = [result["group"], result["stats"]["n"], " ".join(map(str, result["runs"]))]
         for cell in result["cells"].values():
@@ -143,12 +143,12 @@ def to_csv(data: dict[str, Any], band: str = "std") -> str:
                 excluded_text(left_out).removeprefix("excluded: "),
                 " ".join(str(i) for ids in left_out.values() for i in ids),
                 " ".join(map(str, st.get("partial_runs") or []))]  # fmt: skip
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue()
+        rows.append(row)
+    return write_csv(rows)
 
 
 def to_markdown(data: dict[str, Any], band: str = "std") -> str:
-    header = _headers(data, band)
+    header = _headers(data, band, markdown_text)
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -160,11 +160,11 @@ def to_markdown(data: dict[str, Any], band: str = "std") -> str:
             for text, c in zip(cells, row["cells"].values(), strict=True)
         ]
         diff, p, p_holm = _diff(row["stats"])
-        group = row["label"].replace("|", "\\|")
+        group = markdown_text(row["group"]) + (f" {PARTIAL_MARK}" if row["partial"] else "")
         lines.append(
             "| " + " | ".join([group, str(row["stats"]["n"]), *cells, diff, p, p_holm]) + " |"
         )
-    return "\n".join([*lines, "", " ".join(notes(data))]) + "\n"
+    return "\n".join([*lines, "", " ".join(notes(data, markdown_text))]) + "\n"
 
 
 _LATEX_SPECIAL = {
