@@ -152,3 +152,16 @@ def test_holm_caps_at_one_and_skips_missing_values():
 
     assert holm([0.6, None, 0.5]) == [1.0, None, 1.0]  # 2 × 0.5 = 1.0; max(1.0, 0.6) capped
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_the_sweep_page_draws_finished_runs_only():
+    from app.pages.sweep_figures import parcoords
+
+    def run(threshold: float, status: str, top1: float) -> dict:
+        spec = {"algorithm": "fixmatch", "hparams": {"threshold": threshold}}
+        return {"id": 1, "status": status, "spec": spec, "summary": {METRIC: top1}}
+
+    runs = [run(0.8, "succeeded", 70.0), run(0.9, "succeeded", 72.0), run(0.95, "running", 40.0)]
+    figure = parcoords(["hparams.threshold"], runs, METRIC)
+    assert figure is not None
+    assert figure["data"][0]["dimensions"][-1]["values"] == [70.0, 72.0]
