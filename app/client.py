@@ -191,6 +191,8 @@ class Client:
                     f"{folder} has no {name}: not a complete `matchlab train --out` folder"
                 )
         names = {"spec": "spec.json", "metrics": "metrics.jsonl"}
+        if (folder / "run.json").is_file():  # the folder's uid, from `matchlab train`
+            names["identity"] = "run.json"
         if checkpoint:
             names.update(
                 (part, name)

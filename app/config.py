@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +46,11 @@ class Settings(CoreSettings):
         None,
         description="comma-separated host names the server answers to ('*': any); default the "
         "loopback names plus bind_host (see app/http/guard.py)",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or CIDRs of the reverse proxies whose "
+        "X-Forwarded-Host is believed (see app/http/guard.py); empty: such headers are ignored",
     )
     bind_host: str = Field(
         "127.0.0.1", description="the address `matchlab web/up --host` binds (they set it)"
@@ -100,12 +107,37 @@ class Settings(CoreSettings):
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
-    def run_dir(self, run_id: int) -> Path:
-        # Only ever a number under runs/: int() refuses "../elsewhere" before it becomes a path.
-        return self.runs_dir / str(int(run_id))
-
 
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env)."""
     return Settings()
+
+
+# MATCHLAB_* variables that are not settings, so never "unknown": paths for the set-up script
+# (scripts/system-deps.sh and its test), the test suite's PostgreSQL, and the thread budget a
+# worker hands its pool processes (worker/slots.py).
+NOT_SETTINGS = frozenset(
+    {"MATCHLAB_CHROMIUM", "MATCHLAB_FASHION_MNIST_DIR", "MATCHLAB_TEST_POSTGRES",
+     "MATCHLAB_WORKER_THREADS"}
+)  # fmt: skip
+
+
+def unknown_variables_warning(environ: Mapping[str, str]) -> str | None:
+    """One sentence naming every ``MATCHLAB_*`` variable that is no setting (a misspelled
+    token setting would leave the server open without a word), with the nearest setting."""
+    known = {"MATCHLAB_" + name.upper() for name in Settings.model_fields}
+    unknown = sorted(n for n in environ if n.upper().startswith("MATCHLAB_") and
+                     n.upper() not in known | NOT_SETTINGS)  # fmt: skip
+    if not unknown:
+        return None
+    # Compared without the shared prefix, which would make every name look alike.
+    bare = {name.removeprefix("MATCHLAB_"): name for name in known}
+    guesses = []
+    for name in unknown:
+        near = difflib.get_close_matches(name.upper()[len("MATCHLAB_") :], sorted(bare), n=1)
+        guesses.append(f"{name} (did you mean {bare[near[0]]}?)" if near else name)
+    return (
+        f"warning: ignoring unknown setting{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(guesses)}; the settings are in the README's Configuration table"
+    )

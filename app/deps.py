@@ -14,7 +14,8 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.config import Settings
-from app.store.models import MAX_ID
+from app.store.models import MAX_ID as MAX_ID  # the routes' bound for offsets and sweep ids
+from app.store.params import Id
 
 
 def app_settings(request: Request) -> Settings:
@@ -81,8 +82,8 @@ class SessionRoute(APIRoute):
         super().__init__(path, _closing_sessions(endpoint), **kwargs)
 
 
-RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run id")]
-SweepId = Annotated[int, Path(ge=1, le=MAX_ID, description="a sweep id")]
+RunId = Annotated[Id, Path(description="a run id")]
+SweepId = Annotated[Id, Path(description="a sweep id")]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(app_engine)]

@@ -6,12 +6,13 @@ Heavy imports happen inside the commands: ``matchlab submit`` must not load torc
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.config import get_settings
+from app.config import get_settings, unknown_variables_warning
 from matchlab import remote
 from matchlab.remote import DefaultsFormatter
 
@@ -166,6 +167,34 @@ def open_database() -> None:
         raise SystemExit(f"matchlab: {error}") from None
 
 
+def bind_warning(host: str, token: str | None) -> str | None:
+    """A sentence when ``host`` lets other machines in and no token guards the server."""
+    if token:
+        return None
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    except ValueError:  # a name: only localhost is known to stay on this machine
+        if host.lower() == "localhost":
+            return None
+    return (
+        f"warning: listening on {host} without MATCHLAB_API_TOKEN: anyone who can reach this "
+        "port can read, launch and delete runs; set a token (README: Security)"
+    )
+
+
+def warn_about_settings(host: str | None = None) -> None:
+    """At a server's start: misspelled MATCHLAB_* variables, and an open non-loopback bind."""
+    import os
+
+    for warning in (
+        unknown_variables_warning(os.environ),
+        bind_warning(host, get_settings().api_token) if host is not None else None,
+    ):
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     import os
 
@@ -175,6 +204,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     os.environ["MATCHLAB_BIND_HOST"] = args.host
     get_settings.cache_clear()
     open_database()
+    warn_about_settings(args.host)
 
     # SSE streams stay open; do not let them hold a shutdown for long.
     uvicorn.run(
@@ -194,6 +224,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from worker.slots import THREADS_ENV, plan_for_this_machine, pool_args
 
     open_database()
+    warn_about_settings()
     plan = plan_for_this_machine(args.slots, args.threads)
     print(f"matchlab worker: {plan.describe()}", flush=True)
     # Pool processes inherit it: each training takes its thread budget (worker/slots.py).

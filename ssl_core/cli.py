@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from tqdm import tqdm
 
 from ssl_core.contract import metrics
 from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
-from ssl_core.contract.errors import DatasetMissing, TrainingDiverged
+from ssl_core.contract.errors import CheckpointMismatch, DatasetMissing, TrainingDiverged
 from ssl_core.contract.spec import (
     ALGORITHMS,
     DATASETS,
@@ -142,6 +143,28 @@ def shown_value(key: str, value: float) -> str:
     return f"{value:.3g}"
 
 
+# The folder's identity, as in a server's run folders (app/store/run_files.py): `matchlab sync`
+# makes it the imported run's uid, so a checkpoint trained here resumes on a server's worker.
+IDENTITY_FILE = "run.json"
+
+
+def folder_uid(out: Path) -> str | None:
+    """The uid in ``out/run.json``; a new one written there for a new folder; None for a folder
+    trained before folders had one (its checkpoint holds none, and must still resume)."""
+    try:
+        uid = json.loads((out / IDENTITY_FILE).read_text()).get("uid")
+        if isinstance(uid, str) and len(uid) == 32:
+            return uid
+    except (OSError, ValueError, AttributeError):
+        pass
+    if (out / "checkpoint.pt").exists():
+        return None
+    uid = uuid.uuid4().hex
+    out.mkdir(parents=True, exist_ok=True)
+    (out / IDENTITY_FILE).write_text(json.dumps({"uid": uid}) + "\n")
+    return uid
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -160,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    uid = folder_uid(out)
     if not args.json:
         # Said before torch loads (seconds): the command answers at once.
         print(
@@ -173,9 +197,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = train(
-            spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)]
+            spec,
+            out,
+            callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)],
+            uid=uid,
         )
-    except (DatasetMissing, TrainingDiverged) as error:
+    except (CheckpointMismatch, DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     accuracies = [f for f in SUMMARY_FIELDS if f.unit == "%"]

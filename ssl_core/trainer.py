@@ -20,7 +20,7 @@ from torch import nn
 
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
-from ssl_core.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from ssl_core.compiling import compile_seconds, compiled, plain_state
 from ssl_core.contract import metrics as keys
 from ssl_core.contract.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
@@ -30,6 +30,7 @@ from ssl_core.contract.summary import EMPTY, update_summary
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.environment import describe
+from ssl_core.epoch_meter import EpochMeter
 from ssl_core.evaluate import evaluate
 from ssl_core.nets import build_net
 
@@ -101,40 +102,6 @@ def make_schedule(
             optimizer, lambda k: math.cos(7 * math.pi * k / (16 * total))
         )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
-
-
-class EpochMeter:
-    """Sums step outputs on the device; one host sync per epoch."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.sums = torch.zeros(6, device=device)
-        self.steps = 0
-        self.unlabeled = 0
-
-    def add(self, out: StepOutput) -> None:
-        values = (
-            out.loss.detach(),
-            out.loss_x,
-            out.loss_u,
-            out.unsup_weight,
-            out.num_used,
-            out.num_correct,
-        )
-        self.sums += torch.stack([v.float() for v in values])
-        self.steps += 1
-        self.unlabeled += out.num_unlabeled
-
-    def metrics(self) -> dict[str, float]:
-        loss, loss_x, loss_u, weight, used, correct = self.sums.tolist()
-        n = max(self.steps, 1)
-        return {
-            keys.TRAIN_LOSS: loss / n,
-            keys.TRAIN_LOSS_X: loss_x / n,
-            keys.TRAIN_LOSS_U: loss_u / n,
-            keys.UNSUP_WEIGHT: weight / n,
-            keys.MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
-            keys.PSEUDO_LABEL_ACC: 100.0 * correct / used if used else 0.0,
-        }
 
 
 class Trainer:
@@ -232,14 +199,14 @@ class Trainer:
 
     def run_epoch(self, callbacks: Sequence[TrainingCallback]) -> dict[str, float] | None:
         """Train one epoch and evaluate; None when a callback asked to stop midway."""
-        meter = EpochMeter(self.device)
+        meter = EpochMeter(self.algorithm.num_classes, self.device)
         compiling_before = compile_seconds() if self.spec.compile else None
         started = time.perf_counter()
         images = 0
         for _ in range(self.spec.iters_per_epoch):
-            out = self.train_step(self.make_batch())
-            meter.add(out)
-            images += self.spec.batch_size + out.num_unlabeled * max(len(self.algorithm.views), 1)
+            batch = self.make_batch()
+            meter.add(self.train_step(batch), batch)
+            images += self.spec.batch_size + batch.num_unlabeled * max(len(self.algorithm.views), 1)
             for callback in callbacks:
                 callback.on_step(self.step, self.spec.total_steps)
             if any(callback.should_stop() for callback in callbacks):
@@ -250,6 +217,7 @@ class Trainer:
         keys.check_finite(metrics, *steps)  # before evaluating a broken model
         metrics[keys.LR] = self.optimizer.param_groups[0]["lr"]
         metrics[keys.IMGS_PER_S] = images / seconds
+        metrics.update(meter.class_shares())
         metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
         with autocast_for(self.spec, self.device):
             metrics.update(evaluate(self.eval_model, self.data, self.spec.eval_batch_size))
@@ -272,8 +240,13 @@ def train(
     callbacks: Sequence[TrainingCallback] = (),
     resume: bool = True,
     data_dir: str | Path | None = None,
+    uid: str | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol)."""
+    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol).
+
+    ``uid``: the run's identity, stored in its checkpoints; a checkpoint in ``out_dir`` is resumed
+    only when it holds this spec (and this uid, when one is given), else ``CheckpointMismatch``.
+    """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     callbacks = check_callbacks(callbacks)
     started = time.perf_counter()
@@ -282,8 +255,10 @@ def train(
     replay: dict[str, float] | None = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "spec.json").write_text(json.dumps(spec.to_json_dict(), indent=2))
         state = load_checkpoint(out / "checkpoint.pt", trainer.device) if resume else None
+        if state is not None:
+            check_checkpoint(state, spec, uid, out / "checkpoint.pt")  # before anything is written
+        (out / "spec.json").write_text(json.dumps(spec.to_json_dict(), indent=2))
         if state is not None:
             trainer.load_state_dict(state)
             replay = state.get("last_metrics")
@@ -313,11 +288,12 @@ def train(
             break
         if out is not None:
             save_checkpoint(
-                out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics}
+                out / "checkpoint.pt",
+                {**trainer.state_dict(), "last_metrics": metrics, "uid": uid},
             )
             if trainer.summary.get("best_epoch") == trainer.epoch:
                 # The evaluated (EMA) weights at the best validation epoch: what a user ships.
-                save_checkpoint(out / BEST_CHECKPOINT, best_state(trainer))
+                save_checkpoint(out / BEST_CHECKPOINT, {**best_state(trainer), "uid": uid})
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(
                     json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n"

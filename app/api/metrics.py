@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -12,7 +10,10 @@ from fastapi.responses import FileResponse
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.store import crud
 from app.store.compare import split_keys
+from app.store.exports import write_csv
+from app.store.models import Run
 from app.store.resume import CHECKPOINTS
+from app.store.run_files import run_dir
 from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -46,26 +47,23 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     run = crud.get_run(session, run_id)
     epochs = crud.load_epochs(session, run.id)
     keys = sorted({key for entry in epochs for key in entry["metrics"]})
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["epoch", "step", "wall_time", *keys])
-    writer.writeheader()
-    writer.writerows(
-        {"epoch": e["epoch"], "step": e["step"], "wall_time": e["wall_time"], **e["metrics"]}
+    rows = (
+        [e["epoch"], e["step"], e["wall_time"], *(e["metrics"].get(k) for k in keys)]
         for e in epochs
     )
     filename = f"matchlab-run-{run.id}-metrics.csv"
     return Response(
-        buffer.getvalue(),
+        write_csv([["epoch", "step", "wall_time", *keys], *rows]),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
-def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:
-    path = settings.run_dir(run_id) / name
+def _run_file(settings: SettingsDep, run: Run, name: str, what: str) -> FileResponse:
+    path = run_dir(settings.runs_dir, run) / name
     if not path.is_file():
-        raise crud.NotFound(f"run {run_id} has no {what} yet")
-    return FileResponse(path, filename=f"run{run_id}-{name}")
+        raise crud.NotFound(f"run {run.id} has no {what} yet")
+    return FileResponse(path, filename=f"run{run.id}-{name}")
 
 
 @router.get(
@@ -85,7 +83,7 @@ def run_checkpoint(
 ) -> FileResponse:
     """A ``.pt`` file; load it with ``torch.load(path, weights_only=True)``."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, CHECKPOINTS[which], f"{which} checkpoint")
+    return _run_file(settings, run, CHECKPOINTS[which], f"{which} checkpoint")
 
 
 @router.get(
@@ -96,4 +94,4 @@ def run_checkpoint(
 def run_metrics_jsonl(session: SessionDep, settings: SettingsDep, run_id: RunId) -> FileResponse:
     """The trainer's own log: one JSON object per finished epoch."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, "metrics.jsonl", "metrics.jsonl")
+    return _run_file(settings, run, "metrics.jsonl", "metrics.jsonl")

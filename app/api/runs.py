@@ -23,6 +23,7 @@ from app.store import crud, edits
 from app.store.edits import MAX_BULK, MAX_TAGS
 from app.store.filters import COLUMNS_EXAMPLE, WHERE_EXAMPLE, column_values, parse_columns
 from app.store.models import Run, Status
+from app.store.params import Id
 from app.store.schemas import RunOut, RunPage
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS
 
@@ -165,7 +166,7 @@ def edit_run(session: SessionDep, run_id: RunId, body: RunEdit) -> RunOut:
 
 class BulkIn(BaseModel):
     model_config = {"extra": "forbid"}
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[Id] = Field(min_length=1, max_length=MAX_BULK)
     action: Literal["cancel", "delete", "tag", "untag"]
     tag: str | None = Field(None, max_length=40, description="for tag and untag")
 

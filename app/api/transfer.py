@@ -12,9 +12,10 @@ from app.deps import NOT_QUEUED, RunId, SessionDep, SessionRoute, SettingsDep, a
 from app.live import notify
 from app.queue import enqueue
 from app.store import crud
-from app.store.imported import METRICS_FILE, SPEC_FILE, as_moment, import_run
+from app.store.imported import IDENTITY_FILE, METRICS_FILE, SPEC_FILE, as_moment, import_run
 from app.store.models import utcnow
 from app.store.resume import CHECKPOINTS, resume_run
+from app.store.run_files import own_dir, write_identity
 from app.store.schemas import RunOut
 
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
@@ -29,7 +30,8 @@ def resume(session: SessionDep, settings: SettingsDep, response: Response, run_i
     """The same run, queued again: a worker continues it from its last checkpoint, keeping its
     metrics (409 unless it is cancelled or failed and has a checkpoint; Retry starts over)."""
     run = crud.get_run(session, run_id)
-    run = resume_run(session, run, settings.run_dir(run.id) / CHECKPOINTS["last"])
+    # A worker resumes from the run's own folder, where it trains.
+    run = resume_run(session, run, own_dir(settings.runs_dir, run) / CHECKPOINTS["last"])
     out = RunOut.of(run)
     session.close()
     notify.publish_status(settings.redis_url, run)
@@ -66,6 +68,7 @@ def import_folder(
     metrics: UploadFile = File(description="the folder's metrics.jsonl"),
     checkpoint: UploadFile | None = File(None, description="checkpoint.pt (makes it resumable)"),
     best: UploadFile | None = File(None, description="best.pt (the best-val EMA weights)"),
+    identity: UploadFile | None = File(None, description="run.json: the folder's uid"),
     started_at: float | None = Form(None, description="unix seconds the training began"),
     finished_at: float | None = Form(None, description="unix seconds of its last epoch"),
     origin: str | None = Form(None, max_length=500, description="where the folder was"),
@@ -75,10 +78,17 @@ def import_folder(
     end = as_moment(finished_at, "finished_at") or utcnow()
     begin = as_moment(started_at, "started_at") or end
     run, created, changed = import_run(
-        session, _text(spec, SPEC_FILE), _text(metrics, METRICS_FILE), min(begin, end), end, origin
+        session,
+        _text(spec, SPEC_FILE),
+        _text(metrics, METRICS_FILE),
+        min(begin, end),
+        end,
+        origin,
+        _text(identity, IDENTITY_FILE) if identity is not None else None,
     )
-    folder = settings.run_dir(run.id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = own_dir(settings.runs_dir, run)
+    if changed:
+        write_identity(folder, run)  # whose folder it is, as a worker's would say
     for upload, name in ((spec, SPEC_FILE), (metrics, METRICS_FILE),
                          (checkpoint, CHECKPOINTS["last"]), (best, CHECKPOINTS["best"])):  # fmt: skip
         if upload is not None and changed:

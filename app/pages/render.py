@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
+from app.pages.plot_text import safe_figures
 from ssl_core.contract import catalog, metrics, summary
 from ssl_core.contract.spec import flatten_spec
 
@@ -104,6 +105,7 @@ templates.env.filters.update(
     when=when,
     value_label=value_label,
     metric_label=metric_label,
+    safe_figures=safe_figures,
 )
 
 

@@ -11,6 +11,7 @@ from app.pages.render import redirect, render, with_query
 from app.queue import enqueue
 from app.store import crud
 from app.store.resume import CHECKPOINTS, resume_run
+from app.store.run_files import own_dir
 
 router = APIRouter(route_class=SessionRoute)
 
@@ -20,9 +21,8 @@ def resume(
     request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
 ) -> Response:
     try:
-        run = resume_run(
-            session, crud.get_run(session, run_id), settings.run_dir(run_id) / CHECKPOINTS["last"]
-        )
+        run = crud.get_run(session, run_id)
+        run = resume_run(session, run, own_dir(settings.runs_dir, run) / CHECKPOINTS["last"])
     except crud.NotFound:
         return render(request, "message.html", 404, title="Not found",
                       message=f"Run {run_id} not found.")  # fmt: skip

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.live import notify
 from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
@@ -21,6 +21,7 @@ from app.store import crud, edits
 from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
+from app.store.run_files import run_dir
 from app.store.schemas import RunOut
 from app.store.series import downsample
 from ssl_core.contract import summary
@@ -167,13 +168,14 @@ def not_found(request: Request, what: str) -> HTMLResponse:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> HTMLResponse:
     """One run: status, progress, summary, spec, error and its curves, updated live."""
     run = _find_run(session, run_id)
     if run is None:
         return not_found(request, f"Run {run_id}")
     out = RunOut.of(run)
+    folder = run_dir(settings.runs_dir, run)
     points = crud.load_points(session, [run.id])[run.id]
     series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
     info = CATALOG.datasets.get(run.spec.get("dataset", ""))
@@ -196,11 +198,11 @@ def run_page(
         },
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
-        files={name: (settings.run_dir(run.id) / file).is_file() for name, file in FILES.items()},
+        files={name: (folder / file).is_file() for name, file in FILES.items()},
     )
 
 
-# Files a run's page offers for download (under MATCHLAB_HOME/runs/<id>/, via /api).
+# Files a run's page offers for download (under MATCHLAB_HOME/runs/<uid>/, via /api).
 FILES = {"last": "checkpoint.pt", "best": "best.pt", "jsonl": "metrics.jsonl"}
 
 
@@ -253,7 +255,7 @@ def bulk(request: Request, form: FormDep, session: SessionDep, settings: Setting
 
 @router.post("/sweeps/{sweep_id}/cancel", response_model=None)
 def cancel_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         results = edits.cancel_sweep(session, sweep_id, settings)
@@ -266,7 +268,7 @@ def cancel_sweep(
 
 @router.post("/sweeps/{sweep_id}/delete", response_model=None)
 def delete_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         edits.delete_sweep(session, sweep_id, settings)
@@ -278,7 +280,7 @@ def delete_sweep(
 
 
 @router.post("/runs/{run_id}/edit", response_model=None)
-def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> Response:
+def edit(request: Request, form: FormDep, session: SessionDep, run_id: RunId) -> Response:
     """The run page's Edit form: name, notes and tags (comma-separated), at any time."""
     run = _find_run(session, run_id)
     if run is None:
@@ -296,7 +298,7 @@ def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> R
 
 @router.post("/runs/{run_id}/cancel", response_model=None)
 def cancel(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -311,7 +313,7 @@ def cancel(
 
 @router.post("/runs/{run_id}/retry", response_model=None)
 def retry(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -330,7 +332,7 @@ def retry(
 
 @router.post("/runs/{run_id}/delete", response_model=None)
 def delete(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:

@@ -26,6 +26,7 @@ from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
 from app.store.filters import Clause, matches_all, parse_where
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.params import like_pattern, reject_nul
+from app.store.run_files import run_dir
 from ssl_core.contract.spec import RunSpec, build_spec, error_messages
 
 __all__ = ["Conflict", "InvalidInput", "NotFound"]  # raised here, caught by the web layers
@@ -217,6 +218,7 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
     if run.status == Status.running:
         raise Conflict(f"run {run.id} is running; cancel it first")
     run_id = run.id
+    folder = run_dir(runs_dir, run)  # before the row goes: a legacy folder is matched by its spec
     try:
         _delete_rows(session, run_id)
     except (OperationalError, OSError) as exc:
@@ -225,9 +227,9 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
         session.rollback()
         if storage_problem(exc) != "disk full" or run.status not in TERMINAL:
             raise
-        shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         _delete_rows(session, run_id)
-    shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _delete_rows(session: Session, run_id: int) -> None:

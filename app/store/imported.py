@@ -1,9 +1,11 @@
 """Import: a ``matchlab train --out`` folder stored as a finished run.
 
-The folder's identity is its spec.json and the first line of its metrics.jsonl (a training's
-first epoch, with its own speed figures, differs between any two trainings, yet stays when the
-folder trains on): the run's ``uid`` is derived from them, so syncing a folder twice finds the
-run made the first time, and syncing it after more epochs adds those epochs to that run.
+The folder's identity becomes the run's ``uid``: the one ``matchlab train`` wrote to its
+``run.json`` (its checkpoints carry it too, so a worker resumes them as this run's), else, for
+a folder from before those files, one derived from its spec.json and the first line of its
+metrics.jsonl (a training's first epoch, with its own speed figures, differs between any two
+trainings, yet stays when the folder trains on). So syncing a folder twice finds the run made
+the first time, and syncing it after more epochs adds those epochs to that run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +26,8 @@ from app.store.models import MAX_ID, MetricPoint, Run, Status
 from app.store.params import reject_nul
 from ssl_core.contract.summary import update_summary
 
-SPEC_FILE, METRICS_FILE = "spec.json", "metrics.jsonl"
+SPEC_FILE, METRICS_FILE, IDENTITY_FILE = "spec.json", "metrics.jsonl", "run.json"
+UID = re.compile(r"[0-9a-f]{32}")
 MAX_KEY_LENGTH = 200
 
 
@@ -31,7 +35,16 @@ def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput([{"field": field, "message": message}])
 
 
-def folder_uid(spec_text: str, metrics_text: str) -> str:
+def folder_uid(spec_text: str, metrics_text: str, identity_text: str | None) -> str:
+    """The uid from run.json when it holds one, else the hash of spec and first epoch."""
+    try:
+        uid = json.loads(identity_text).get("uid") if identity_text else None
+    except (ValueError, AttributeError):
+        raise _invalid(IDENTITY_FILE, 'must be a JSON object {"uid": "<32 hex digits>"}') from None
+    if uid is not None:
+        if not (isinstance(uid, str) and UID.fullmatch(uid)):
+            raise _invalid(IDENTITY_FILE, f"uid {uid!r} is not 32 hex digits")
+        return uid
     first = next((line for line in metrics_text.splitlines() if line.strip()), "")
     return hashlib.sha256(f"{spec_text.strip()}\n{first.strip()}".encode()).hexdigest()[:32]
 
@@ -79,6 +92,7 @@ def import_run(
     started_at: datetime,
     finished_at: datetime,
     origin: str | None = None,
+    identity_text: str | None = None,
 ) -> tuple[Run, bool, bool]:
     """``(run, created, changed)``: the folder's run, new or brought up to date with its epochs
     (``changed`` False: the server already had every epoch; leave its files alone).
@@ -93,7 +107,7 @@ def import_run(
     reject_nul(origin, "origin")
     spec = validate_spec(values)
     epochs = parse_metrics(metrics_text, spec.epochs)
-    uid = folder_uid(spec_text, metrics_text)
+    uid = folder_uid(spec_text, metrics_text, identity_text)
     run = session.exec(select(Run).where(Run.uid == uid)).first()
     if run is not None and run.status in (Status.queued, Status.running):
         raise Conflict(f"run {run.id} (this folder, synced before) is {run.status} on the server")

@@ -11,8 +11,9 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-# Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns, 32-bit on PostgreSQL: 2^31 and beyond can name no row there, and the
+# driver would fail on them (a 500), so every id the API and pages take is checked against this.
+MAX_ID = 2**31 - 1
 
 
 class Status(StrEnum):

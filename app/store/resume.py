@@ -16,7 +16,7 @@ from app.store.errors import Conflict
 from app.store.models import Run, Status, utcnow
 
 RESUMABLE = (Status.cancelled, Status.failed)
-# A run's checkpoints under its folder in MATCHLAB_HOME/runs/ (written by ssl_core.trainer).
+# A run's checkpoints in its folder (app.store.run_files.run_dir; written by ssl_core.trainer).
 CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 

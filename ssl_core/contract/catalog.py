@@ -99,7 +99,7 @@ class NetEntry:
 MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
 PSEUDO_LABEL_SHARE = "train/pseudo_label_share/<class>"
 # What the built-in methods that make pseudo-labels log: the mask diagnostics and, through
-# ``Algorithm.pseudo_label_stats``, the share of the admitted pseudo-labels naming each class.
+# the trainer's ``EpochMeter``, the share of the admitted pseudo-labels naming each class.
 PSEUDO_LABEL_DIAGNOSTICS = (*MASK_DIAGNOSTICS, PSEUDO_LABEL_SHARE)
 
 _BUILTIN_ALGORITHMS = (

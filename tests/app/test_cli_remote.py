@@ -17,6 +17,17 @@ from tests.app.test_cli import server_url  # noqa: F401 (the fixture)
 HEAVY = ("torch", "celery", "sqlalchemy", "fastapi")
 
 
+def folder_of(settings, engine, run_id: int):
+    """Where a worker trains and resumes the run."""
+    from sqlmodel import Session
+
+    from app.store.models import Run
+    from app.store.run_files import own_dir
+
+    with Session(engine) as session:
+        return own_dir(settings.runs_dir, session.get(Run, run_id))
+
+
 def test_client_commands_load_no_heavy_library():
     code = (
         "import sys\nfrom matchlab.cli import build_parser\n"
@@ -68,7 +79,7 @@ def test_runs_list_is_a_table_with_the_pages_headings(server_url, engine, capsys
 def test_show_cancel_resume_and_download(server_url, engine, settings, tmp_path, capsys):  # noqa: F811
     with Client(server_url) as lab:
         run_id = _finished(engine, lab)
-        folder = settings.run_dir(run_id)
+        folder = folder_of(settings, engine, run_id)
         folder.mkdir(parents=True)
         (folder / "checkpoint.pt").write_bytes(b"state " * 1000)
         assert main(["runs", "show", str(run_id), "--url", server_url]) == 0
@@ -196,8 +207,8 @@ def test_the_run_page_offers_resume_only_where_it_applies(settings, engine):
         pages.post(f"/api/runs/{run_id}/cancel")
         assert button not in pages.get(f"/runs/{run_id}").text  # cancelled, no checkpoint
         assert pages.post(f"/runs/{run_id}/resume").status_code == 409
-        settings.run_dir(run_id).mkdir(parents=True)
-        (settings.run_dir(run_id) / "checkpoint.pt").write_bytes(b"x")
+        folder_of(settings, engine, run_id).mkdir(parents=True)
+        (folder_of(settings, engine, run_id) / "checkpoint.pt").write_bytes(b"x")
         assert button in pages.get(f"/runs/{run_id}").text
         resumed = pages.post(f"/runs/{run_id}/resume", follow_redirects=False)
         assert resumed.status_code == 303 and resumed.headers["location"] == f"/runs/{run_id}"
@@ -205,7 +216,7 @@ def test_the_run_page_offers_resume_only_where_it_applies(settings, engine):
         assert button not in pages.get(f"/runs/{run_id}").text
 
 
-def test_an_import_may_carry_a_checkpoint_larger_than_other_bodies(settings, tmp_path):
+def test_an_import_may_carry_a_checkpoint_larger_than_other_bodies(settings, engine, tmp_path):
     from fastapi.testclient import TestClient
 
     from app.main import create_app
@@ -216,10 +227,22 @@ def test_an_import_may_carry_a_checkpoint_larger_than_other_bodies(settings, tmp
     with TestClient(create_app(limited, pages=False)) as api:
         lab = Client("http://testserver", transport=api._transport)
         run = lab.import_folder(folder)
-        stored = settings.run_dir(run["id"]) / "checkpoint.pt"
+        stored = folder_of(settings, engine, run["id"]) / "checkpoint.pt"
         assert stored.read_bytes() == (folder / "checkpoint.pt").read_bytes()
         too_big = api.post("/api/runs/import", content=b"x" * (limited.max_import_bytes + 10))
         assert too_big.status_code == 413
         assert (
             api.post("/api/runs", content=b"x" * (settings.max_body_bytes + 10)).status_code == 413
         )
+
+
+def test_the_folders_own_uid_becomes_the_runs(server_url, tmp_path, capsys):  # noqa: F811
+    folder = _folder(tmp_path)
+    uid = "ab" * 16
+    (folder / "run.json").write_text(json.dumps({"uid": uid}))
+    with Client(server_url) as lab:
+        run = lab.import_folder(folder)
+        assert run["uid"] == uid and lab.import_folder(folder)["id"] == run["id"]
+        (folder / "run.json").write_text(json.dumps({"uid": "../../etc"}))
+    assert main(["sync", str(folder), "--url", server_url]) == 2
+    assert "run.json: uid '../../etc' is not 32 hex digits" in capsys.readouterr().err

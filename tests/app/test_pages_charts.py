@@ -79,7 +79,8 @@ def test_compare_csv_holds_exactly_the_plotted_lines(pages, two_algorithms):
     figures = embedded(pages.get(f"/compare?{query}").text, "figures")
     (figure,) = figures
     # Drawn with a warning in the legend (n < 3); the CSV keeps the plain name.
-    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2) ⚠ n<3")
+    # Trace names are escaped for Plotly's pseudo-HTML (app/pages/plot_text.py): shown as "n<3".
+    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2) ⚠ n&lt;3")
     csv_line = [float(r["value"]) for r in rows if r["name"] == "fixmatch (n=2)"]
     assert mean_line["y"] == pytest.approx(csv_line)
     # Grouped by algorithm: each group wears its algorithm's colour.

@@ -3,7 +3,9 @@ checkpoint; a ``matchlab train --out`` folder comes into the server and onto com
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 import subprocess
 import sys
 
@@ -79,5 +81,33 @@ def test_sync_brings_a_train_out_folder_onto_compare(stack: Stack, tmp_path):
     (member,) = compare["runs"]
     assert member["series"]["val/top1"]["epoch"] == [1, 2]
     assert member["summary"]["best_val_top1"] == max(member["series"]["val/top1"]["value"])
-    stored = stack.home / "runs" / "1"
+    run = stack.client.get(1)
+    assert run["uid"] == json.loads((folder / "run.json").read_text())["uid"]
+    stored = stack.home / "runs" / run["uid"]
     assert (stored / "checkpoint.pt").read_bytes() == (folder / "checkpoint.pt").read_bytes()
+
+
+def test_a_folder_stopped_early_syncs_as_cancelled_and_finishes_on_a_worker(stack: Stack, tmp_path):
+    folder = tmp_path / "stopped"
+    train = [sys.executable, "-m", "matchlab.cli", "train", "--algorithm", "fixmatch",
+             "--epochs", "6", "--iters-per-epoch", "4", "--set", "net=cnn_small",
+             "--set", "batch_size=16", "--set", "device=cpu", "--out", str(folder), "--json"]  # fmt: skip
+    env = {**stack.env, "MATCHLAB_HOME": str(tmp_path / "local")}
+    process = subprocess.Popen(train, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    log = folder / "metrics.jsonl"
+    stack.wait_for(lambda: log.is_file() and log.read_text().count("\n") >= 1, "epoch 1", 300)
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the folder keeps its last checkpoint
+    process.wait(timeout=60)
+    done_here = log.read_text().count("\n")
+
+    run = stack.client.import_folder(folder)
+    if done_here == 6:
+        pytest.skip("the training finished before Ctrl-C reached it")
+    assert run["status"] == "cancelled" and run["epoch"] == done_here
+    stack.start_worker()
+    stack.client.resume(run["id"])
+    finished = stack.client.wait(run["id"], timeout=240, poll=0.3)
+    assert finished["status"] == "succeeded", stack.logs()
+    for key, points in stack.client.metrics(run["id"]).items():
+        assert points["epoch"] == [1, 2, 3, 4, 5, 6], key

@@ -171,7 +171,7 @@ def test_ten_concurrent_sweeps_with_one_key_make_one_after_an_upgrade(
 def matchlab(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MATCHLAB_DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "matchlab.cli", *args], env=env, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
 
@@ -181,7 +181,7 @@ def test_two_processes_starting_together_migrate_once(backend, tmp_path):
     name = "first_release_then_main"
     with old_database(name, backend, tmp_path) as url:
         env = {**os.environ, "MATCHLAB_DATABASE_URL": url}
-        command = [sys.executable, "-m", "app.cli", "db", "upgrade"]
+        command = [sys.executable, "-m", "matchlab.cli", "db", "upgrade"]
         processes = [
             subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             for _ in range(2)

@@ -76,9 +76,10 @@ def _comparable(metrics):
     return {k: v for k, v in metrics.items() if k != "train/imgs_per_s"}  # wall-clock varies
 
 
-# The algorithms that keep state between steps (thresholds, estimates, a rotation head).
+# The algorithms that keep state between steps (thresholds, estimates, a rotation head, the
+# teacher: the EMA the checkpoint holds once, for evaluation and for Mean Teacher).
 @pytest.mark.parametrize(
-    "algorithm", ["mixmatch", "flexmatch", "freematch", "softmatch", "remixmatch"]
+    "algorithm", ["mixmatch", "flexmatch", "freematch", "softmatch", "remixmatch", "meanteacher"]
 )
 def test_resume_gives_same_metrics_as_uninterrupted(tmp_path, algorithm):
     spec = {"algorithm": algorithm, **TINY, "epochs": 3}
