@@ -7,6 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Header, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
@@ -15,6 +16,7 @@ from starlette.datastructures import FormData
 
 from app.config import Settings
 from app.store.models import MAX_ID
+from app.store.waits import DatabaseBusy
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,8 +29,19 @@ def get_engine(request: Request) -> Engine:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Opened and closed on the event loop: closing needs no worker thread (see SessionRoute).
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
+    # A place first, waited for here on the loop (no thread held), as long as any database wait.
+    places: anyio.CapacityLimiter = request.app.state.db_places
+    borrower, placed = object(), False
+    with anyio.move_on_after(request.app.state.settings.database_timeout_seconds):
+        await places.acquire_on_behalf_of(borrower)
+        placed = True
+    if not placed:
+        raise DatabaseBusy("every database connection stayed busy")
+    try:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        places.release_on_behalf_of(borrower)
 
 
 async def read_form(request: Request) -> FormData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -13,7 +14,7 @@ from app.http import auth
 from app.http.body_limit import BodyLimit
 from app.http.errors import install_error_handlers, install_openapi
 from app.http.guard import SiteGuard, allowed_hosts
-from app.store.db import get_engine
+from app.store.waits import DB_REQUESTS, web_engine
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,11 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.engine = get_engine(settings)
+    app.state.engine = web_engine(settings.db_url, settings.database_timeout_seconds)
+    # Requests that need the database take a place here before they take a thread: a stalled
+    # database then holds at most this many threads, never the ones static files and pages
+    # without data run on (app.deps.get_session).
+    app.state.db_places = anyio.CapacityLimiter(DB_REQUESTS)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.

@@ -1,0 +1,80 @@
+"""Bounded database waits for the web server: a stalled database answers 503, it never hangs.
+
+A table locked for a minute (a migration, a manual ``LOCK TABLE``, a long ``VACUUM``) used to hold
+each request until the connection pool gave up after 30 s with a bare 500, while every request
+thread waited, and with them static files and health checks. The web server's engine instead
+gives up after ``MATCHLAB_DATABASE_TIMEOUT_SECONDS`` at every place a request can wait: a
+statement (PostgreSQL ``statement_timeout``), a lock (``lock_timeout``; SQLite's busy timeout),
+and a free pooled connection (``pool_timeout``). The workers keep their own, patient engine
+(``app.store.db.get_engine``): a training run should wait out a busy database, not fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.store.db import make_engine
+
+# PostgreSQL's codes for "gave up waiting": lock_not_available, query_canceled (the statement
+# timeout), and the server refusing connections (too many, starting up, shutting down).
+BUSY_CODES = {"55P03", "57014", "53300", "57P03"}
+# Requests using the database at once: the pool's size plus overflow (SQLAlchemy's 5 + 10), so a
+# request that got a place never also queues for a connection.
+DB_REQUESTS = 15
+_engines: dict[tuple[str, float], Engine] = {}
+
+
+class DatabaseBusy(Exception):
+    """No database connection could be had in time: the request is refused with a 503."""
+
+
+def engine_options(url: str, timeout_seconds: float) -> dict[str, Any]:
+    """``make_engine`` keyword arguments that bound each wait of a request to ``timeout_seconds``."""
+    ms = max(1, int(timeout_seconds * 1000))
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):  # one connection, no pool to wait for
+            return {"connect_args": {"timeout": timeout_seconds}}
+        connect_args: dict[str, Any] = {"timeout": timeout_seconds}
+    else:
+        options = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+        connect_args = {"options": options, "connect_timeout": max(1, round(timeout_seconds))}
+    return {"connect_args": connect_args, "pool_timeout": timeout_seconds}
+
+
+def web_engine(url: str, timeout_seconds: float) -> Engine:
+    """The web server's engine for ``url`` (one per process and timeout)."""
+    key = (url, timeout_seconds)
+    if key not in _engines:
+        _engines[key] = make_engine(url, **engine_options(url, timeout_seconds))
+    return _engines[key]
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """``"busy"`` when the database did not answer in time, ``"unreachable"`` when it could not
+    be reached at all; None for any other error (a bug, or the caller's)."""
+    if isinstance(exc, (PoolTimeout, DatabaseBusy)):
+        return "busy"
+    if isinstance(exc, DisconnectionError):
+        return "unreachable"
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in BUSY_CODES:
+        return "busy"
+    text = str(exc.orig).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return "busy"
+    if exc.connection_invalidated or (
+        isinstance(exc, OperationalError)
+        and any(
+            words in text
+            for words in ("connection", "could not connect", "server closed", "timeout expired")
+        )
+    ):
+        return "unreachable"
+    return None
