@@ -14,6 +14,7 @@ from app.http import auth
 from app.http.body_limit import BodyLimit
 from app.http.errors import install_error_handlers, install_openapi
 from app.http.guard import SiteGuard, allowed_hosts
+from app.live.streams import StreamCaps
 from app.store.waits import DB_REQUESTS, web_engine
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     # database then holds at most this many threads, never the ones static files and pages
     # without data run on (app.deps.get_session).
     app.state.db_places = anyio.CapacityLimiter(DB_REQUESTS)
+    app.state.streams = StreamCaps(settings.max_streams, settings.max_streams_per_client)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.

@@ -63,9 +63,10 @@ def test_answers_over_the_points_cap_are_refused_before_reading(client, engine, 
 
 
 @pytest.fixture
-def statements(engine) -> Iterator[list[str]]:
-    """Every SQL statement SQLite runs on the engine's connections from now on."""
+def statements(client) -> Iterator[list[str]]:
+    """Every SQL statement SQLite runs on the web server's connections from now on."""
     seen: list[str] = []
+    engine = client.app.state.engine
     engine.dispose()
 
     def trace(dbapi_connection, _record) -> None:
