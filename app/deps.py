@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 
 from app.config import Settings
 from app.store.models import MAX_ID
-from app.store.waits import DatabaseBusy
+from app.store.waits import PLACE_WAIT_TIMEOUTS, DatabaseBusy
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,10 +29,11 @@ def get_engine(request: Request) -> Engine:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Opened and closed on the event loop: closing needs no worker thread (see SessionRoute).
-    # A place first, waited for here on the loop (no thread held), as long as any database wait.
+    # A place first, waited for here on the loop (no thread held), boundedly (app.store.waits).
     places: anyio.CapacityLimiter = request.app.state.db_places
     borrower, placed = object(), False
-    with anyio.move_on_after(request.app.state.settings.database_timeout_seconds):
+    wait = request.app.state.settings.database_timeout_seconds * PLACE_WAIT_TIMEOUTS
+    with anyio.move_on_after(wait):
         await places.acquire_on_behalf_of(borrower)
         placed = True
     if not placed:

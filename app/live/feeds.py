@@ -106,9 +106,13 @@ class Hub:
                 if self._pubsub is None:
                     self._client = aioredis.from_url(self.redis_url, socket_connect_timeout=2)
                     self._pubsub = self._client.pubsub()
+                # With the run, any followed run left unsubscribed by an earlier failure.
+                wanted = [r for r in self.listeners if r not in self._subscribed]
                 # Bounded: a Redis that accepts connections but never answers must not hold
                 # every new stream behind this lock.
-                await asyncio.wait_for(self._pubsub.subscribe(channel(run_id)), SUBSCRIBE_SECONDS)
+                await asyncio.wait_for(
+                    self._pubsub.subscribe(*map(channel, wanted)), SUBSCRIBE_SECONDS
+                )
             except (aioredis.RedisError, OSError, TimeoutError) as exc:
                 self._down_until = loop.time() + RETRY_SECONDS
                 redis_errors.warning(
@@ -116,7 +120,7 @@ class Hub:
                 )
                 await self._close()  # a half-made connection is of no use; the next try starts anew
                 return False
-            self._subscribed.add(run_id)
+            self._subscribed.update(wanted)
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._pump())
             return True
@@ -210,3 +214,5 @@ async def follow(redis_url: str, run_id: int) -> AsyncIterator[tuple[Listener, b
         # Redis client, an open file) behind for good. Shielded, with a bound.
         with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SECONDS):
             await hub.remove(run_id, listener)
+        if not hub.listeners and _hubs.get(key) is hub:
+            del _hubs[key]  # (a stream joining now makes a new hub: none is mid-way into this)

@@ -22,9 +22,14 @@ from app.store.db import make_engine
 # PostgreSQL's codes for "gave up waiting": lock_not_available, query_canceled (the statement
 # timeout), and the server refusing connections (too many, starting up, shutting down).
 BUSY_CODES = {"55P03", "57014", "53300", "57P03"}
-# Requests using the database at once: the pool's size plus overflow (SQLAlchemy's 5 + 10), so a
-# request that got a place never also queues for a connection.
-DB_REQUESTS = 15
+# Requests that may hold a request thread for the database at once: anyio's 40 request threads
+# less 8 kept for static files and pages without data. (A route may hold its place across a
+# Redis call after its commit, so places outnumber the pool's 5 + 10 connections: the pool's
+# own wait is bounded too.)
+DB_REQUESTS = 32
+# How long a request queues for a place (on the event loop, holding no thread), in database
+# timeouts: places free up at least this often, since every wait of a holder is bounded.
+PLACE_WAIT_TIMEOUTS = 4
 _engines: dict[tuple[str, float], Engine] = {}
 
 
