@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from ssl_core.settings import CoreSettings
+from ssl_core.contract.settings import CoreSettings
 
 
 class Settings(CoreSettings):
     """Read from ``MATCHLAB_*`` environment variables (see the README's settings table).
 
-    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.settings``, the
+    ``home`` and ``data_dir`` (and so the datasets folder) come from ``ssl_core.contract.settings``, the
     rule ``matchlab train`` uses too.
     """
 
@@ -54,7 +56,7 @@ class Settings(CoreSettings):
     api_token: str | None = Field(
         None,
         description="when set, the API needs 'Authorization: Bearer <token>' and the pages a "
-        "login with it (see app/auth.py)",
+        "login with it (see app/http/auth.py)",
     )
     public_reads: bool = Field(
         False, description="with a token set, let anyone read (pages and GET /api) without it"
@@ -63,6 +65,11 @@ class Settings(CoreSettings):
         None,
         description="comma-separated host names the server answers to ('*': any); default the "
         "loopback names plus bind_host (see app/http/guard.py)",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or CIDRs of the reverse proxies whose "
+        "X-Forwarded-Host is believed (see app/http/guard.py); empty: such headers are ignored",
     )
     bind_host: str = Field(
         "127.0.0.1", description="the address `matchlab web/up --host` binds (they set it)"
@@ -123,3 +130,32 @@ class Settings(CoreSettings):
 def get_settings() -> Settings:
     """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env)."""
     return Settings()
+
+
+# MATCHLAB_* variables that are not settings, so never "unknown": paths for the set-up script
+# (scripts/system-deps.sh and its test), the test suite's PostgreSQL, and the thread budget a
+# worker hands its pool processes (worker/slots.py).
+NOT_SETTINGS = frozenset(
+    {"MATCHLAB_CHROMIUM", "MATCHLAB_FASHION_MNIST_DIR", "MATCHLAB_TEST_POSTGRES",
+     "MATCHLAB_WORKER_THREADS"}
+)  # fmt: skip
+
+
+def unknown_variables_warning(environ: Mapping[str, str]) -> str | None:
+    """One sentence naming every ``MATCHLAB_*`` variable that is no setting (a misspelled
+    token setting would leave the server open without a word), with the nearest setting."""
+    known = {"MATCHLAB_" + name.upper() for name in Settings.model_fields}
+    unknown = sorted(n for n in environ if n.upper().startswith("MATCHLAB_") and
+                     n.upper() not in known | NOT_SETTINGS)  # fmt: skip
+    if not unknown:
+        return None
+    # Compared without the shared prefix, which would make every name look alike.
+    bare = {name.removeprefix("MATCHLAB_"): name for name in known}
+    guesses = []
+    for name in unknown:
+        near = difflib.get_close_matches(name.upper()[len("MATCHLAB_") :], sorted(bare), n=1)
+        guesses.append(f"{name} (did you mean {bare[near[0]]}?)" if near else name)
+    return (
+        f"warning: ignoring unknown setting{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(guesses)}; the settings are in the README's Configuration table"
+    )

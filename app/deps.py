@@ -15,15 +15,17 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.config import Settings
-from app.store.models import MAX_ID
+from app.store.models import MAX_ID as MAX_ID  # the routes' bound for offsets and sweep ids
+from app.store.params import Id
 from app.store.waits import PLACE_WAIT_TIMEOUTS, DatabaseBusy
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (one object per app, never re-read per request)."""
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+def app_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -94,11 +96,11 @@ class SessionRoute(APIRoute):
         super().__init__(path, _closing_sessions(endpoint), **kwargs)
 
 
-RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run id")]
-SweepId = Annotated[int, Path(ge=1, le=MAX_ID, description="a sweep id")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+RunId = Annotated[Id, Path(description="a run id")]
+SweepId = Annotated[Id, Path(description="a sweep id")]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[Engine, Depends(app_engine)]
 FormDep = Annotated[FormData, Depends(read_form)]
 # A retried POST /api/runs or /api/sweeps with the same key returns what the first one made.
 IdempotencyKey = Annotated[

@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.http import auth
 from app.http.body_limit import BodyLimit
 from app.http.errors import install_error_handlers, install_openapi
-from app.http.guard import SiteGuard, allowed_hosts
+from app.http.guard import SiteGuard, allowed_hosts, trusted_proxies
 from app.live.streams import StreamCaps
 from app.store.waits import DB_REQUESTS, web_engine
 
@@ -42,7 +42,11 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.
-    app.add_middleware(SiteGuard, hosts=allowed_hosts(settings.allowed_hosts, settings.bind_host))
+    app.add_middleware(
+        SiteGuard,
+        hosts=allowed_hosts(settings.allowed_hosts, settings.bind_host),
+        proxies=trusted_proxies(settings.trusted_proxies),
+    )
     install_error_handlers(app)
     install_openapi(app)
 

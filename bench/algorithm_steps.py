@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from ssl_core.catalog import BUILTIN_ALGORITHMS
-from ssl_core.spec import RunSpec
+from ssl_core.contract.catalog import BUILTIN_ALGORITHMS
+from ssl_core.contract.spec import RunSpec
 from ssl_core.trainer import Trainer
 
 

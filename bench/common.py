@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
+from ssl_core.contract.spec import RunSpec, build_spec
 from ssl_core.data import RawDataset
-from ssl_core.spec import RunSpec, build_spec
 from ssl_core.trainer import Trainer, autocast_for, make_optimizer, resolve_device
 
 # Paper batch sizes (FixMatch / FlexMatch / MixMatch papers): 64 labeled; μ = 7 for

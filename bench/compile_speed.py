@@ -42,14 +42,15 @@ from common import (
 )
 
 from ssl_core import train
-from ssl_core.callbacks import Callback, EpochEnd
-from ssl_core.catalog import ALGORITHMS
 from ssl_core.compiling import compile_seconds
+from ssl_core.contract.callbacks import Callback, EpochEnd
+from ssl_core.contract.catalog import ALGORITHMS
+from ssl_core.contract.metrics import COMPILE_SECONDS, is_loss
+from ssl_core.contract.spec import RunSpec, build_spec
 from ssl_core.data import RawDataset
+from ssl_core.epoch_meter import EpochMeter
 from ssl_core.evaluate import evaluate
-from ssl_core.metrics import COMPILE_SECONDS, is_loss
-from ssl_core.spec import RunSpec, build_spec
-from ssl_core.trainer import EpochMeter, Trainer, autocast_for
+from ssl_core.trainer import Trainer, autocast_for
 
 GPU_STEP_MS = 20.0  # target 6: a FixMatch WRN-28-2 μ=7 step on one H100
 
@@ -99,10 +100,11 @@ def make_spec(args: argparse.Namespace) -> tuple[RunSpec, RawDataset | None]:
 
 
 def step_fn(trainer: Trainer) -> Callable[[], None]:
-    meter = EpochMeter(trainer.device)
+    meter = EpochMeter(trainer.algorithm.num_classes, trainer.device)
 
     def step() -> None:
-        meter.add(trainer.train_step(trainer.make_batch()))
+        batch = trainer.make_batch()
+        meter.add(trainer.train_step(batch), batch)
 
     return step
 

@@ -47,9 +47,10 @@ from seed_mixmatch import (
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from ssl_core.contract.spec import build_spec
+from ssl_core.epoch_meter import EpochMeter
 from ssl_core.evaluate import evaluate
-from ssl_core.spec import build_spec
-from ssl_core.trainer import EpochMeter, Trainer, autocast_for
+from ssl_core.trainer import Trainer, autocast_for
 
 STEP_TARGET, EVAL_TARGET, BARE_TARGET = 1.4, 2.5, 0.9
 # The seed's MixMatch_parser defaults (In [21]).
@@ -221,11 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(spec, raw=raw)
     sets = seed_datasets(trainer)
     seed = SeedMixMatch(SEED_ARGS, sets["labeled"], sets["unlabeled"], device)
-    meter = EpochMeter(device)
+    meter = EpochMeter(trainer.algorithm.num_classes, device)
     print(f"# seed_baseline: {machine_line(device)}")
 
     def matchlab_step() -> None:
-        meter.add(trainer.train_step(trainer.make_batch()))
+        batch = trainer.make_batch()
+        meter.add(trainer.train_step(batch), batch)
 
     floor = FloorStep(trainer, rows=192, no_grad_rows=128)
     steps = interleaved(

@@ -39,7 +39,7 @@ from app.stack.redis_server import free_port, start_redis
 from app.store import crud
 from app.store.db import get_engine
 from app.store.models import MetricPoint
-from ssl_core.callbacks import EpochEnd, TrainStart
+from ssl_core.contract.callbacks import EpochEnd, TrainStart
 from worker.runner import claim_run
 from worker.sink import RunSink
 

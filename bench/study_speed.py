@@ -82,7 +82,7 @@ class Stack:
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:
         with open(self.home / f"{log}.log", "ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "app.cli", *args],
+                [sys.executable, "-m", "matchlab.cli", *args],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip

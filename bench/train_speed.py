@@ -31,17 +31,19 @@ from common import (
     verdict,
 )
 
-from ssl_core.trainer import EpochMeter, Trainer
+from ssl_core.epoch_meter import EpochMeter
+from ssl_core.trainer import Trainer
 
 TARGET = 1.10
 GPU_STEP_MS = 20.0  # target 6: a FixMatch WRN-28-2 μ=7 step on one H100
 
 
 def step_fn(trainer: Trainer):  # noqa: ANN201 — a closure
-    meter = EpochMeter(trainer.device)
+    meter = EpochMeter(trainer.algorithm.num_classes, trainer.device)
 
     def step() -> None:
-        meter.add(trainer.train_step(trainer.make_batch()))
+        batch = trainer.make_batch()
+        meter.add(trainer.train_step(batch), batch)
 
     return step
 

@@ -23,7 +23,7 @@ from ssl_core import ema as ema_module
 from ssl_core.algorithms import meanteacher
 from ssl_core.algorithms.base import Batch, frozen_bn_stats
 from ssl_core.cli import parse_value
-from ssl_core.spec import build_spec, set_dotted
+from ssl_core.contract.spec import build_spec, set_dotted
 from ssl_core.trainer import Trainer
 
 

@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from ssl_core.callbacks import Callback, EpochEnd
 from ssl_core.cli import parse_value
+from ssl_core.contract.callbacks import Callback, EpochEnd
+from ssl_core.contract.spec import build_spec, set_dotted
 from ssl_core.evaluate import evaluate
-from ssl_core.spec import build_spec, set_dotted
 from ssl_core.trainer import Trainer
 
 KEPT = ("test/top1", "train/mask_ratio", "train/pseudo_label_acc", "train/unseen_ratio")

@@ -12,10 +12,18 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from ssl_core import metrics as keys
-from ssl_core.callbacks import Callback, EpochEnd, TrainStart
-from ssl_core.errors import DatasetMissing, TrainingDiverged
-from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS, build_spec, format_errors, set_dotted
+from ssl_core.contract import metrics
+from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
+from ssl_core.contract.errors import DatasetMissing, TrainingDiverged
+from ssl_core.contract.spec import (
+    ALGORITHMS,
+    DATASETS,
+    PRESETS,
+    build_spec,
+    format_errors,
+    set_dotted,
+)
+from ssl_core.contract.summary import FIELDS as SUMMARY_FIELDS
 
 
 def parse_value(text: str) -> Any:
@@ -85,12 +93,11 @@ class ProgressBar(Callback):
         self.bar.update(1)
 
     def on_epoch_end(self, end: EpochEnd) -> None:
-        self.epoch, metrics = end.epoch, end.metrics
+        self.epoch, logged = end.epoch, end.metrics
         if self.bar is not None:
-            shown = {"loss": keys.TRAIN_LOSS, "mask": keys.MASK_RATIO, "val": keys.VAL_TOP1,
-                     "test": keys.TEST_TOP1}  # fmt: skip
+            shown = metrics.progress_keys()
             self.bar.set_postfix(
-                {name: f"{metrics[key]:.3g}" for name, key in shown.items() if key in metrics}
+                {name: f"{logged[key]:.3g}" for name, key in shown.items() if key in logged}
             )
             self.bar.close()
             self.bar = None
@@ -123,16 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    keys = ("best_val_top1", "test_top1_at_best_val", "last_test_top1", "epochs", "seconds")
-    result = {k: summary[k] for k in keys}
+    accuracies = [f for f in SUMMARY_FIELDS if f.unit == "%"]
+    result = {k: summary[k] for k in [*(f.key for f in accuracies), "epochs", "seconds"]}
     if args.json:
         print(json.dumps(result))
     else:
+        said = ", ".join(f"{f.label} {result[f.key]:.2f} %" for f in accuracies)
         print(
-            f"{spec.algorithm} on {spec.dataset} ({spec.num_labels} labels): best val top-1 "
-            f"{result['best_val_top1']:.2f} %, test top-1 at best val "
-            f"{result['test_top1_at_best_val']:.2f} %, last test top-1 "
-            f"{result['last_test_top1']:.2f} % — {result['seconds']:.0f} s; files in {out}"
+            f"{spec.algorithm} on {spec.dataset} ({spec.num_labels} labels): {said} — "
+            f"{result['seconds']:.0f} s; files in {out}"
         )
     return 0
 

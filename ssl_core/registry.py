@@ -1,6 +1,6 @@
 """The torch side of the catalog: name → algorithm class, net builder, dataset loader.
 
-``ssl_core.catalog`` names everything (torch-free); this module imports an entry's implementation
+``ssl_core.contract.catalog`` names everything (torch-free); this module imports an entry's implementation
 only when a run needs it. An unknown name is a ``KeyError`` that lists the valid names.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ssl_core import catalog
+from ssl_core.contract import catalog
 
 
 def algorithm_class(name: str) -> type:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 MAPPINGS = {
     "convex": lambda beta: beta / (2.0 - beta),
@@ -20,12 +20,13 @@ def fixed_mask(probs: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
     return (confidence >= threshold).float(), pseudo_labels
 
 
-class FlexThreshold:
+class FlexThreshold(nn.Module):
     """FlexMatch's per-class thresholds T_c = τ · M(β_c).
 
     For every unlabeled index it remembers the class it was last predicted as with confidence
     at least τ (−1 = never; ≥ as USB and TorchSSL); σ_c counts indices per class and β_c = σ_c / max(max_c σ_c, σ_−1) with
-    warm-up (σ_c / max_c σ_c without). All state stays on the device: no host sync per step.
+    warm-up (σ_c / max_c σ_c without). All state stays on the device: no host sync per step;
+    it is the buffer ``selected``, so ``state_dict()`` / ``load_state_dict()`` carry it.
     """
 
     def __init__(
@@ -39,11 +40,14 @@ class FlexThreshold:
     ) -> None:
         if mapping not in MAPPINGS:
             raise ValueError(f"mapping: unknown {mapping!r}; valid: {', '.join(MAPPINGS)}")
+        super().__init__()
         self.num_classes = num_classes
         self.threshold = threshold
         self.mapping = mapping
         self.warmup = warmup
-        self.selected = torch.full((num_unlabeled,), -1, dtype=torch.long, device=device)
+        self.register_buffer(
+            "selected", torch.full((num_unlabeled,), -1, dtype=torch.long, device=device)
+        )
 
     def update(self, indices: Tensor, probs: Tensor) -> None:
         confidence, predicted = probs.max(dim=1)
@@ -69,9 +73,3 @@ class FlexThreshold:
     def mask(self, probs: Tensor) -> tuple[Tensor, Tensor]:
         confidence, pseudo_labels = probs.max(dim=1)
         return (confidence >= self.class_thresholds()[pseudo_labels]).float(), pseudo_labels
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"selected": self.selected.clone()}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.selected.copy_(state["selected"])

@@ -18,20 +18,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core import metrics as keys
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
-from ssl_core.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
 from ssl_core.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.compiling import compile_seconds, compiled, plain_state
+from ssl_core.contract import metrics as keys
+from ssl_core.contract.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
+from ssl_core.contract.hparams import strong_augment_settings
+from ssl_core.contract.spec import RunSpec
+from ssl_core.contract.summary import EMPTY, update_summary
 from ssl_core.data import DeviceData, RawDataset
 from ssl_core.ema import ModelEMA
 from ssl_core.environment import describe
+from ssl_core.epoch_meter import EpochMeter
 from ssl_core.evaluate import evaluate
-from ssl_core.hparams import strong_augment_settings
 from ssl_core.nets import build_net
-from ssl_core.spec import RunSpec
-from ssl_core.summary import EMPTY, update_summary
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def parameter_groups(spec: RunSpec, model: nn.Module) -> list[dict[str, Any]]:
 
     The original FixMatch decays only its ``kernel`` variables, MixMatch decays kernels (there
     decoupled; here the L2 term of SGD/Adam, as USB and TorchSSL), USB (``bn_wd_skip``) and
-    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (matchlab before
-    issue 13). Always two groups, so an optimizer state saved under either setting loads.
+    TorchSSL skip BatchNorm and biases. ``decay_all_params`` decays everything (what earlier
+    matchlab did). Always two groups, so an optimizer state saved under either setting loads.
     """
     decayed: list[nn.Parameter] = []
     others: list[nn.Parameter] = []
@@ -101,40 +102,6 @@ def make_schedule(
             optimizer, lambda k: math.cos(7 * math.pi * k / (16 * total))
         )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
-
-
-class EpochMeter:
-    """Sums step outputs on the device; one host sync per epoch."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.sums = torch.zeros(6, device=device)
-        self.steps = 0
-        self.unlabeled = 0
-
-    def add(self, out: StepOutput) -> None:
-        values = (
-            out.loss.detach(),
-            out.loss_x,
-            out.loss_u,
-            out.unsup_weight,
-            out.num_used,
-            out.num_correct,
-        )
-        self.sums += torch.stack([v.float() for v in values])
-        self.steps += 1
-        self.unlabeled += out.num_unlabeled
-
-    def metrics(self) -> dict[str, float]:
-        loss, loss_x, loss_u, weight, used, correct = self.sums.tolist()
-        n = max(self.steps, 1)
-        return {
-            keys.TRAIN_LOSS: loss / n,
-            keys.TRAIN_LOSS_X: loss_x / n,
-            keys.TRAIN_LOSS_U: loss_u / n,
-            keys.UNSUP_WEIGHT: weight / n,
-            keys.MASK_RATIO: used / self.unlabeled if self.unlabeled else 0.0,
-            keys.PSEUDO_LABEL_ACC: 100.0 * correct / used if used else 0.0,
-        }
 
 
 class Trainer:
@@ -232,14 +199,14 @@ class Trainer:
 
     def run_epoch(self, callbacks: Sequence[TrainingCallback]) -> dict[str, float] | None:
         """Train one epoch and evaluate; None when a callback asked to stop midway."""
-        meter = EpochMeter(self.device)
+        meter = EpochMeter(self.algorithm.num_classes, self.device)
         compiling_before = compile_seconds() if self.spec.compile else None
         started = time.perf_counter()
         images = 0
         for _ in range(self.spec.iters_per_epoch):
-            out = self.train_step(self.make_batch())
-            meter.add(out)
-            images += self.spec.batch_size + out.num_unlabeled * max(len(self.algorithm.views), 1)
+            batch = self.make_batch()
+            meter.add(self.train_step(batch), batch)
+            images += self.spec.batch_size + batch.num_unlabeled * max(len(self.algorithm.views), 1)
             for callback in callbacks:
                 callback.on_step(self.step, self.spec.total_steps)
             if any(callback.should_stop() for callback in callbacks):
@@ -250,6 +217,7 @@ class Trainer:
         keys.check_finite(metrics, *steps)  # before evaluating a broken model
         metrics[keys.LR] = self.optimizer.param_groups[0]["lr"]
         metrics[keys.IMGS_PER_S] = images / seconds
+        metrics.update(meter.class_shares())
         metrics.update({k: float(v) for k, v in self.algorithm.epoch_metrics().items()})
         with autocast_for(self.spec, self.device):
             metrics.update(evaluate(self.eval_model, self.data, self.spec.eval_batch_size))
@@ -273,7 +241,7 @@ def train(
     resume: bool = True,
     data_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns the summary (``ssl_core.callbacks`` has the callback protocol)."""
+    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol)."""
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     callbacks = check_callbacks(callbacks)
     started = time.perf_counter()

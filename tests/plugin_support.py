@@ -14,11 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "matchlab-pseudolabel-plus"
 
 
-def install_example_plugin(target: Path) -> Path:
-    """``pip install`` the example into ``target`` (offline, no dependencies); returns it."""
+def install_example_plugin(target: Path, replaced: dict[str, str] | None = None) -> Path:
+    """``pip install`` the example into ``target`` (offline, no dependencies); returns it.
+    ``replaced``: file paths inside the example → the text to install in their place."""
     source = target.parent / "source"
     # Building writes build/ and *.egg-info next to the code: a copy, without any old ones.
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    for relative, text in (replaced or {}).items():
+        (source / relative).write_text(text)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
          "--no-build-isolation", "--target", str(target), str(source)],

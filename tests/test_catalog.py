@@ -1,5 +1,5 @@
 """One source of truth: every place that names algorithms, datasets or nets agrees with
-``ssl_core.catalog``, so a new name (or a changed fact) in one place alone fails here."""
+``ssl_core.contract.catalog``, so a new name (or a changed fact) in one place alone fails here."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.pages import figures
 from app.pages.assets import algorithms_css
-from ssl_core import catalog, metrics
 from ssl_core.algorithms import Algorithm
+from ssl_core.contract import catalog, charts, metrics
+from ssl_core.contract.spec import DEFAULT_UNLABELED_RATIO, PARAMS_BY_ALGORITHM, RunSpec
 from ssl_core.registry import algorithm_class, dataset_loader, net_builder
-from ssl_core.spec import DEFAULT_UNLABELED_RATIO, PARAMS_BY_ALGORITHM, RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def test_colours_are_the_catalogs_everywhere_and_distinct():
 
 
 def test_command_lines_offer_the_catalog_names():
-    from app.cli import build_parser as app_parser
+    from matchlab.cli import build_parser as app_parser
     from ssl_core.cli import build_parser as train_parser
 
     train = {a.dest: a for a in train_parser()._actions}
@@ -98,8 +98,7 @@ def test_readme_documents_every_algorithm_and_hyperparameter():
         assert not missing, f"README's row for {name} lacks {missing}"
 
 
-def test_run_page_charts_use_only_table_keys():
-    for num_classes in (2, 10, 100):
-        for _, _, _, traces in figures._run_chart_traces(num_classes):
-            for trace in traces:
-                assert trace.key in metrics.METRIC_KEYS, trace.key
+def test_every_metric_row_names_a_run_page_chart_that_exists():
+    for row in metrics.METRIC_KEYS.values():
+        assert not row.chart or row.chart in charts.CHART_IDS, (row.name, row.chart)
+        assert row.color in charts.COLORS, (row.name, row.color)

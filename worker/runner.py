@@ -27,7 +27,7 @@ from app.queue import enqueue
 from app.store.db import get_engine
 from app.store.errors import storage_problem
 from app.store.models import Run, Status, utcnow
-from ssl_core.spec import error_messages
+from ssl_core.contract.spec import error_messages
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.live import notify
 from app.store import limits
 from app.store.models import MetricPoint, Run, Status, utcnow
-from ssl_core.callbacks import Callback, EpochEnd, TrainStart
+from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _insert_points_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
 
 
 class RunSink(Callback):
-    """``ssl_core.train`` callbacks for run ``run_id`` (``ssl_core.callbacks``)."""
+    """``ssl_core.train`` callbacks for run ``run_id`` (``ssl_core.contract.callbacks``)."""
 
     def __init__(
         self,

@@ -26,8 +26,8 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ssl_core import catalog
-from ssl_core.spec import RunSpec
+from ssl_core.contract import catalog
+from ssl_core.contract.spec import RunSpec
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import MAX_ID, SessionDep, SessionRoute
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
 from app.store.results import FORMATS, render_table
-from ssl_core import references
+from ssl_core.contract import metrics, references
 
 router = APIRouter(route_class=SessionRoute, tags=["compare"])
 
@@ -20,7 +20,7 @@ def compare_route(
     session: SessionDep,
     runs: str | None = Query(None, description="comma-separated run ids", examples=["1,2,3"]),
     sweep: int | None = Query(None, ge=1, le=MAX_ID, description="add every run of this sweep"),
-    keys: str = Query("val/top1", description="comma-separated metric keys"),
+    keys: str = Query(metrics.VAL_TOP1, description="comma-separated metric keys"),
     group_by: str | None = Query(
         None,
         description="comma-separated dotted spec fields, or 'none'; "
@@ -67,7 +67,9 @@ def compare_table(
 ) -> Response:
     """The final-results table: groups × summary metrics (mean ± std or ± 95 % CI, n, best per
     column marked) and the difference of ``metric`` to ``baseline`` with its CI and p-value."""
-    data = compare(session, runs, sweep, "val/top1", group_by, 2, "epoch", metric, baseline, band)
+    data = compare(
+        session, runs, sweep, metrics.VAL_TOP1, group_by, 2, "epoch", metric, baseline, band
+    )
     ext = {"csv": "csv", "markdown": "md", "latex": "tex"}[format]
     return Response(
         render_table(data, format, band),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +10,7 @@ from fastapi.responses import FileResponse
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.store import crud, limits
 from app.store.compare import split_keys
+from app.store.exports import write_csv
 from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -48,16 +47,13 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     limits.check_points(sum(crud.point_counts(session, [run.id]).values()))
     epochs = crud.load_epochs(session, run.id)
     keys = sorted({key for entry in epochs for key in entry["metrics"]})
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["epoch", "step", "wall_time", *keys])
-    writer.writeheader()
-    writer.writerows(
-        {"epoch": e["epoch"], "step": e["step"], "wall_time": e["wall_time"], **e["metrics"]}
+    rows = (
+        [e["epoch"], e["step"], e["wall_time"], *(e["metrics"].get(k) for k in keys)]
         for e in epochs
     )
     filename = f"matchlab-run-{run.id}-metrics.csv"
     return Response(
-        buffer.getvalue(),
+        write_csv([["epoch", "step", "wall_time", *keys], *rows]),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

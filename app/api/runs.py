@@ -21,10 +21,11 @@ from app.live import notify
 from app.queue import enqueue
 from app.store import crud, edits
 from app.store.edits import MAX_BULK, MAX_TAGS
-from app.store.filters import column_values, parse_columns
+from app.store.filters import COLUMNS_EXAMPLE, WHERE_EXAMPLE, column_values, parse_columns
 from app.store.models import Run, Status
+from app.store.params import Id
 from app.store.schemas import RunOut, RunPage
-from ssl_core.catalog import ALGORITHMS, DATASETS
+from ssl_core.contract.catalog import ALGORITHMS, DATASETS
 
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
 
@@ -79,14 +80,14 @@ def list_runs(
         None,
         max_length=2000,
         description="filter clauses joined by ' and ': field op value, e.g. "
-        "'hparams.threshold >= 0.9 and test_top1_at_best_val > 90' (docs/CONTRACTS.md)",
+        f"'{WHERE_EXAMPLE}' (docs/CONTRACTS.md)",
     ),
     tag: list[str] = Query([], max_length=100, description="runs with this tag (repeatable)"),
     columns: str | None = Query(
         None,
         max_length=2000,
         description="comma-separated spec fields and summary metrics: each item gains them "
-        "under `values` (e.g. hparams.threshold,test_top1_at_best_val)",
+        f"under `values` (e.g. {COLUMNS_EXAMPLE})",
     ),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ID),
@@ -165,7 +166,7 @@ def edit_run(session: SessionDep, run_id: RunId, body: RunEdit) -> RunOut:
 
 class BulkIn(BaseModel):
     model_config = {"extra": "forbid"}
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[Id] = Field(min_length=1, max_length=MAX_BULK)
     action: Literal["cancel", "delete", "tag", "untag"]
     tag: str | None = Field(None, max_length=40, description="for tag and untag")
 

@@ -7,13 +7,15 @@
   page, is refused (403) when the browser says it came from elsewhere: an ``Origin`` of another
   host or ``null`` (sandboxed frames, ``data:`` pages), or ``Sec-Fetch-Site: cross-site`` /
   ``same-site`` (another port of the same machine is another site's page too). Scripts send
-  neither header and pass; browsers cannot leave them out.
+  neither header and pass; browsers cannot leave them out. ``X-Forwarded-Host`` names this
+  server too, but only on requests from a proxy in ``MATCHLAB_TRUSTED_PROXIES``.
 - **Headers on every answer**: not framed by anyone (``frame-ancestors 'none'``, so Cancel and
   Delete cannot be clickjacked), no MIME sniffing, the referrer only to this origin.
 """
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from urllib.parse import urlsplit
 
 from fastapi import status
@@ -53,15 +55,44 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def other_site(headers: Headers) -> str | None:
+def trusted_proxies(configured: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``MATCHLAB_TRUSTED_PROXIES`` (``10.0.0.5, 10.1.0.0/16``) as networks; a bad entry is a
+    ``ValueError`` naming it."""
+    networks = []
+    for item in (part.strip() for part in configured.split(",")):
+        if item:
+            try:
+                networks.append(ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"MATCHLAB_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR "
+                    "(write them like 10.0.0.5, 10.1.0.0/16)"
+                ) from None
+    return tuple(networks)
+
+
+def from_proxy(scope: Scope, proxies: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    """The request arrived from one of ``proxies`` (so its forwarded headers are the proxy's)."""
+    client = scope.get("client")
+    if not proxies or not client:
+        return False
+    try:
+        address = ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def other_site(headers: Headers, forwarded: bool = False) -> str | None:
     """Why a browser request came from another site, or ``None`` when it did not (or no browser
-    sent it)."""
+    sent it). ``forwarded``: it came through a trusted proxy, whose X-Forwarded-Host counts."""
     origin = headers.get("origin")
     if origin is not None:
         if origin.strip().lower() == "null":
             return "a request from an opaque origin (Origin: null) was refused"
-        # Behind a proxy the Host may be the upstream address; the proxy says what the browser used.
-        ours = {headers.get("host", ""), headers.get("x-forwarded-host", "")}
+        # Behind a proxy the Host may be the upstream address; the proxy says what the browser
+        # used. From anyone else the header is the client's own word, and is ignored.
+        ours = {headers.get("host", ""), headers.get("x-forwarded-host", "") if forwarded else ""}
         if urlsplit(origin).netloc not in ours - {""}:
             return f"a request from another site ({origin[:100]}) was refused"
         return None
@@ -77,9 +108,15 @@ def _error(code: int, field: str, message: str) -> JSONResponse:
 class SiteGuard:
     """ASGI middleware: the Host check, the other-site check and the security headers."""
 
-    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        hosts: frozenset[str] | None,
+        proxies: tuple[IPv4Network | IPv6Network, ...] = (),
+    ) -> None:
         self.app = app
         self.hosts = hosts
+        self.proxies = proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,7 +153,7 @@ class SiteGuard:
                     f"{', '.join(sorted(self.hosts))} (set MATCHLAB_ALLOWED_HOSTS to add names)",
                 )
         if scope["method"] in WRITE_METHODS:
-            why = other_site(headers)
+            why = other_site(headers, from_proxy(scope, self.proxies))
             if why is not None:
                 return _error(status.HTTP_403_FORBIDDEN, "origin", why)
         return None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import Request, Response
 
-from ssl_core import catalog
+from ssl_core.contract import catalog
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))

@@ -7,8 +7,6 @@ from the URL, so a copied URL reproduces the view and the CSV holds exactly what
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,25 +15,26 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app.deps import SessionDep, SessionRoute
+from app.deps import SessionDep, SessionRoute, SweepId
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
+from app.store import compare as store_compare
 from app.store import crud
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
-from app.store.compare import compare as compare_api
+from app.store.exports import write_csv
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
 from app.store.stats import BANDS
-from ssl_core import metrics
+from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 MAX_POINTS = 400  # per series: enough for a smooth curve
 POINTS_PER_CHART = 12_000  # many runs share this, so 50 runs × 1,000 epochs stay quick to draw
-DEFAULT_KEYS = ("val/top1", "test/top1", "train/loss")
+DEFAULT_KEYS = metrics.compare_defaults()
 X_AXES = ("epoch", "step", "wall_time")
 
 
@@ -126,7 +125,7 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
         "metric": view.metric,
         "band": view.band,
     }
-    data = compare_api(session, **args, baseline=view.baseline or None)
+    data = store_compare.compare(session, **args, baseline=view.baseline or None)
     if not view.baseline and len(data["groups"]) > 1:
         attach_stats(data, view.metric, default_baseline(data))
     if view.x == "wall_time":
@@ -162,9 +161,13 @@ def group_options(data: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def ordered_keys(keys: list[str]) -> list[str]:
-    """Metric keys in reading order: accuracies, losses, the rest, per-class keys last."""
-    rank = {"val/top1": 0, "test/top1": 1, "val/top5": 2, "test/top5": 3, "labeled/top1": 4}
-    return sorted(keys, key=lambda k: (metrics.per_class_prefix(k) is not None, rank.get(k, 9), k))
+    """Metric keys in reading order: the metric table's (accuracies, losses, the rest), a
+    plugin's own keys after them, per-class keys last."""
+    rank = {name: i for i, name in enumerate(metrics.METRIC_KEYS)}
+    last = len(rank)
+    return sorted(
+        keys, key=lambda k: (metrics.per_class_prefix(k) is not None, rank.get(k, last), k)
+    )
 
 
 @router.get("/compare", response_class=HTMLResponse)
@@ -226,11 +229,10 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
         data = compare_data(session, view)
     except crud.InvalidInput as exc:
         return Response(str(exc) + "\n", 422, media_type="text/plain")
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x))
+    rows = lines_csv_rows(compare_lines(data, view.x, view.smooth), view.x)
     name = "matchlab-compare-" + "-".join(map(str, view.runs[:10])) + ".csv"
     return Response(
-        buffer.getvalue(),
+        write_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -238,7 +240,7 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
 def sweep_page(
-    request: Request, session: SessionDep, sweep_id: int, metric: str = "test_top1_at_best_val"
+    request: Request, session: SessionDep, sweep_id: SweepId, metric: str = DEFAULT_METRIC
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:
@@ -247,13 +249,13 @@ def sweep_page(
         return render(
             request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."
         )
-    metric = metric if metric in SUMMARY_METRICS else "test_top1_at_best_val"
+    metric = metric if metric in SUMMARY_METRICS else DEFAULT_METRIC
     runs = [run.model_dump(mode="json") for run in sweep.runs]
     figures, cells, fields = sweep_figures(sweep.grid, runs, metric)
     curves: list[dict[str, Any]] = []
     if runs:
-        data = compare_api(
-            session, runs=None, sweep=sweep_id, keys="val/top1,test/top1", group_by=None,
+        data = store_compare.compare(
+            session, runs=None, sweep=sweep_id, keys=f"{metrics.VAL_TOP1},{metrics.TEST_TOP1}", group_by=None,
             max_points=MAX_POINTS, x="epoch",
         )  # fmt: skip
         curves = compare_figures(compare_lines(data, "epoch", 0.0), data["keys"], "epoch")

@@ -1,4 +1,5 @@
-"""Plotly figure JSON built from metric rows, for the run, compare and sweep pages.
+"""Plotly figure JSON built from metric rows: the shared helpers, the compare page and its
+results chart (the run page's charts: app.pages.run_charts).
 
 Figures are plain dicts in Plotly's JSON schema rather than ``plotly.graph_objects``: validating
 objects for 50 runs × several metrics would cost more than the page. Colours are fixed per
@@ -13,8 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.store.diagnosis import class_name, class_names, run_notes
-from ssl_core import catalog, metrics
+from ssl_core.contract import catalog, metrics
 
 # From the catalog, as the --c-<algorithm> CSS variables (app.pages.render.algorithms_css).
 ALGORITHM_COLORS = catalog.colors()
@@ -105,192 +105,6 @@ def line(name: str, x: list, y: list, color: str, dash: str = "solid", **extra: 
     }
     trace.update(extra)
     return trace
-
-
-# ---- the run page: one chart per topic, every trace keyed by its metric for live updates ----
-# Within a chart each metric has its own colour and each split its own dash, so every line is
-# told apart without hovering: top-1 vs top-5 by colour, val / test / labeled by dash.
-METRIC_COLORS = {
-    "top1": "#0072b2", "top5": "#e69f00", "loss": "#0072b2", "total": "#cc79a7",
-    "unlabeled": "#009e73", "mask": "#d55e00", "pseudo": "#56b4e9", "single": "#0072b2",
-    "unseen": "#999999",
-}  # fmt: skip
-SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot", "labeled": "dashdot"}
-
-
-@dataclass(frozen=True)
-class Trace:
-    key: str
-    name: str
-    color: str
-    dash: str = "solid"
-    hidden: bool = False  # in the legend, off until clicked
-    scale: float = 1.0  # drawn as value × scale (a 0–1 share as %, beside a % metric)
-
-
-def _run_chart_traces(num_classes: int) -> list[tuple[str, str, str, list[Trace]]]:
-    """(chart id, title, y title, traces) for one run's page."""
-    c, d = METRIC_COLORS, SPLIT_DASH
-    top5_off = num_classes <= 10  # top-5 of 10 classes is near 100 % and clutters the chart
-    accuracy = [
-        Trace("val/top1", "val top-1", c["top1"], d["val"]),
-        Trace("test/top1", "test top-1", c["top1"], d["test"]),
-        Trace("labeled/top1", "labeled top-1", c["top1"], d["labeled"]),
-        Trace("val/top5", "val top-5", c["top5"], d["val"], hidden=top5_off),
-        Trace("test/top5", "test top-5", c["top5"], d["test"], hidden=top5_off),
-    ]
-    losses = [
-        Trace("train/loss_x", "labeled (train)", c["loss"], d["train"]),
-        Trace("val/loss", "val", c["loss"], d["val"]),
-        Trace("test/loss", "test", c["loss"], d["test"]),
-        Trace("train/loss", "total (train)", c["total"], d["train"]),
-    ]
-    # A chart of its own: MixMatch's unlabeled loss is ~0.01 and would lie flat at 0 beside
-    # the labeled loss.
-    unlabeled = [Trace("train/loss_u", "unlabeled (train)", c["unlabeled"], d["train"])]
-    pseudo = [  # one axis in %: the mask ratio is a share, shown ×100
-        Trace("train/mask_ratio", "unlabeled used (mask ratio)", c["mask"], scale=100.0),
-        Trace("train/pseudo_label_acc", "pseudo-label accuracy", c["pseudo"]),
-        # FlexMatch: the warm-up's weight, beside the mask it keeps near 100 %
-        Trace("train/unseen_ratio", "never selected (warm-up)", c["unseen"], "dash", scale=100.0),
-    ]
-    single = METRIC_COLORS["single"]
-    charts = [
-        ("accuracy", "Accuracy", "%", accuracy),
-        ("loss", "Losses", "loss", losses),
-        ("loss_u", "Unlabeled loss (before its weight λu)", "loss", unlabeled),
-        ("pseudo", "Pseudo-labels", "%", pseudo),
-        ("lr", "Learning rate", "lr", [Trace("train/lr", "lr", single)]),
-        ("speed", "Throughput", "images / s", [Trace("train/imgs_per_s", "images/s", single)]),
-        # Runs with the spec's compile on: where epoch 1's missing throughput went.
-        ("compile", "torch.compile time", "seconds per epoch",
-         [Trace("train/compile_seconds", "compile", single)]),
-    ]  # fmt: skip
-    return charts
-
-
-def _varying_weight(spec: dict[str, Any]) -> bool:
-    """λu changes only with a ramp-up (MixMatch): otherwise it is a constant, not a chart."""
-    return bool((spec.get("hparams") or {}).get("rampup_iters"))
-
-
-def run_charts(
-    algorithm: str,
-    num_classes: int,
-    series: dict[str, dict[str, list]],
-    epochs: int = 0,
-    spec: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """``[{"id", "keys", "figure"}]`` for one run (of ``epochs`` epochs); ``keys[i]`` is the
-    metric of trace ``i``. Metrics that do not apply to the algorithm are absent. The
-    pseudo-label chart also carries ``notes``: what its curves say in words (app.store.diagnosis).
-    """
-    compiled = bool((spec or {}).get("compile"))
-    logged = (
-        metrics.expected_keys(algorithm, num_classes, compiled)
-        if algorithm in catalog.ALGORITHMS
-        else set()
-    )
-    chart_specs = _run_chart_traces(num_classes)
-    if _varying_weight(spec or {}):
-        weight = [Trace("train/unsup_weight", "λu", METRIC_COLORS["single"])]
-        chart_specs.insert(4, ("unsup", "Unsupervised loss weight λu (ramp-up)", "λu", weight))
-    charts = []
-    for chart_id, title, y_title, traces in chart_specs:
-        traces = [t for t in traces if t.key in logged]
-        if not traces:
-            continue
-        data = []
-        for t in traces:
-            s = series.get(t.key, {"epoch": [], "value": []})
-            values = [v * t.scale if v is not None else None for v in s["value"]]
-            extra: dict[str, Any] = {"visible": "legendonly"} if t.hidden else {}
-            data.append(line(t.name, s["epoch"], values, t.color, t.dash, **extra))
-        figure = {"data": data, "layout": whole_ticks(layout(title, "epoch", y_title), epochs)}
-        scales = [t.scale for t in traces]
-        charts.append({"id": chart_id, "keys": [t.key for t in traces], "scales": scales,
-                       "figure": figure})  # fmt: skip
-    names = class_names([spec or {}])
-    if metrics.CLASS_THRESHOLD in _diagnostics(algorithm):
-        keys = metrics.class_keys(metrics.CLASS_THRESHOLD_PREFIX, num_classes)
-        title = "FlexMatch per-class thresholds"
-        figure = _class_figure(keys, series, title, "threshold τ_c", names)
-        figure["layout"] = whole_ticks(figure["layout"], epochs)
-        figure["layout"]["yaxis"]["range"] = [0, 1.02]  # a threshold is a confidence in [0, 1]
-        charts.insert(1, {"id": "thresholds", "keys": keys, "figure": figure})
-    if _logs_shares(algorithm, series):
-        keys = metrics.class_keys(metrics.PSEUDO_LABEL_SHARE_PREFIX, num_classes)
-        title = "Share of the admitted pseudo-labels per class"
-        figure = _class_figure(keys, series, title, "share of pseudo-labels", names)
-        figure["layout"] = whole_ticks(figure["layout"], epochs)
-        figure["layout"]["yaxis"]["rangemode"] = "tozero"
-        # A class far below the uniform share 1/K is one the model has stopped predicting.
-        figure["layout"]["shapes"] = [uniform_line(1 / num_classes)]
-        figure["layout"]["annotations"] = [uniform_label(num_classes)]
-        at = next((i + 1 for i, c in enumerate(charts) if c["id"] == "pseudo"), len(charts))
-        charts.insert(at, {"id": "shares", "keys": keys, "figure": figure})
-    notes = run_notes(algorithm, series, spec or {})
-    for chart in charts:
-        if chart["id"] == "pseudo":
-            chart["notes"] = notes
-    return charts
-
-
-def _class_figure(
-    keys: list[str],
-    series: dict[str, dict[str, list]],
-    title: str,
-    y_title: str,
-    names: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """One line per class, in ``keys``' order (class ``c`` is ``keys[c]``), named by the
-    dataset's class names where it has them."""
-    data = []
-    for c, key in enumerate(keys):
-        s = series.get(key, {"epoch": [], "value": []})
-        name = f"class {class_name(c, names)}"
-        data.append(line(name, s["epoch"], s["value"], class_color(c, len(keys))))
-    return {"data": data, "layout": layout(title, "epoch", y_title)}
-
-
-def _logs_shares(algorithm: str, series: dict[str, dict[str, list]]) -> bool:
-    """The algorithm logs the pseudo-label shares, unless the run's epochs were logged without
-    them (stored before the metric existed): an empty chart would only puzzle."""
-    if metrics.PSEUDO_LABEL_SHARE not in _diagnostics(algorithm):
-        return False
-    logged = [key for key, s in series.items() if s["epoch"]]
-    return not logged or any(
-        metrics.per_class_prefix(k) == metrics.PSEUDO_LABEL_SHARE_PREFIX for k in logged
-    )
-
-
-def uniform_line(share: float) -> dict[str, Any]:
-    """A dashed horizontal line across the plot at ``share`` (a layout shape, not a trace, so
-    live updates that extend traces by index leave it alone)."""
-    return {
-        "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": share, "y1": share,
-        "line": {"dash": "dash", "width": 1.5, "color": "#888888"},
-    }  # fmt: skip
-
-
-def uniform_label(num_classes: int) -> dict[str, Any]:
-    """The words on ``uniform_line``, at its right end."""
-    return {
-        "text": f"uniform 1/{num_classes}", "xref": "paper", "x": 1, "yref": "y",
-        "y": 1 / num_classes, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
-        "font": {"size": 11, "color": "#888888"},
-    }  # fmt: skip
-
-
-def _diagnostics(algorithm: str) -> tuple[str, ...]:
-    entry = catalog.CATALOG.algorithms.get(algorithm)
-    return entry.diagnostics if entry else ()
-
-
-def class_color(index: int, count: int) -> str:
-    """Evenly spaced hues, so 10 or 100 classes stay distinguishable in order."""
-    hue = 360 * index / max(count, 1)
-    return f"hsl({hue:.0f},62%,52%)"
 
 
 # ---- the compare page: members overlaid, group means with a ± std band ----

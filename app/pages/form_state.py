@@ -1,7 +1,8 @@
 """The run and sweep forms: which inputs to draw, and form text → spec values.
 
-Everything is derived from ``ssl_core.spec`` (field types, defaults, descriptions), so the form,
-the API and the CLI validate with the same models; this module only converts strings.
+Everything is derived from ``ssl_core.contract.spec`` (its fields, their types, defaults and
+descriptions), so the form, the API and the CLI validate with the same models; this module only
+groups the fields and converts strings.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from ssl_core.catalog import DATASETS
-from ssl_core.spec import (
+from ssl_core.contract.catalog import DATASETS
+from ssl_core.contract.spec import (
     PARAMS_BY_ALGORITHM,
     PRESETS,
     RunSpec,
@@ -47,6 +48,10 @@ SECTIONS: list[tuple[str, list[str]]] = [
         ["weak_augment", "net", "num_val_per_class", "device", "precision", "compile"],
     ),
 ]
+# RunSpec fields the general sections leave out on purpose, and why.
+HIDDEN = {"hparams": "drawn as the algorithm's own section, one input per hyperparameter"}
+# A RunSpec field that no section names (a new one) still gets an input, in this section.
+OTHER = "More"
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
 AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay"}
 
@@ -137,10 +142,23 @@ def _bounds(constraints: list[Any]) -> tuple[Any, Any]:
     return low, high
 
 
-def run_inputs(algorithm: str) -> list[tuple[str, list[Input]]]:
+def spec_sections(spec_model: type[RunSpec] = RunSpec) -> list[tuple[str, list[str]]]:
+    """SECTIONS, then every other field of the spec (but the HIDDEN ones) in its own section:
+    the form follows the spec, SECTIONS only orders and groups it."""
+    listed = {name for _, names in SECTIONS for name in names}
+    rest = [n for n in spec_model.model_fields if n not in listed and n not in HIDDEN]
+    return [*SECTIONS, (OTHER, rest)] if rest else list(SECTIONS)
+
+
+def run_inputs(
+    algorithm: str, spec_model: type[RunSpec] = RunSpec
+) -> list[tuple[str, list[Input]]]:
     """The form's sections: the general fields, then this algorithm's hyperparameters."""
-    fields = RunSpec.model_fields
-    sections = [(title, [make_input(n, fields[n]) for n in names]) for title, names in SECTIONS]
+    fields = spec_model.model_fields
+    sections = [
+        (title, [make_input(n, fields[n]) for n in names if n in fields])
+        for title, names in spec_sections(spec_model)
+    ]
     model_fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
     hparams = [
         make_input(f"hparams.{doc['name']}", model_fields[doc["name"]], doc["description"])

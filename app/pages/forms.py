@@ -13,13 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
-from app.pages import form_state as forms
+from app.pages import form_state
 from app.pages.render import redirect, render
 from app.queue import enqueue, enqueue_all
 from app.store import crud
 from app.store.sweeps import MAX_SWEEP_RUNS, create_sweep
-from ssl_core.catalog import DEMO_ALGORITHMS
-from ssl_core.spec import ALGORITHMS, PRESETS, RunSpec
+from ssl_core.contract.catalog import DEMO_ALGORITHMS
+from ssl_core.contract.spec import ALGORITHMS, PRESETS, RunSpec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -27,7 +27,7 @@ GRID_ROWS = 4
 # Suggestions for the swept-field inputs: every spec field a sweep can vary.
 SWEEP_FIELDS = [k for k in RunSpec.model_fields if k not in ("hparams", "name", "notes", "seed")]
 SWEEP_FIELDS += sorted(
-    {f"hparams.{f}" for m in forms.PARAMS_BY_ALGORITHM.values() for f in m.model_fields}
+    {f"hparams.{f}" for m in form_state.PARAMS_BY_ALGORITHM.values() for f in m.model_fields}
     - {"hparams.algorithm"}
 )
 
@@ -51,7 +51,7 @@ def _errors_by_field(errors: list[dict[str, str]], fields: set[str]) -> tuple[di
 def _render_run_form(
     request: Request, state: dict[str, Any], errors: list[dict[str, str]], status_code: int = 200
 ) -> HTMLResponse:
-    sections = forms.run_inputs(state["algorithm"])
+    sections = form_state.run_inputs(state["algorithm"])
     names = {item.name for _, inputs in sections for item in inputs}
     by_field, general = _errors_by_field(errors, names)
     return render(
@@ -70,14 +70,14 @@ def _redraw(request: Request, values: Any) -> HTMLResponse:
     """The form filled from ``values`` (a query or a posted form), a preset applied if named."""
     asked = values.get("algorithm")
     algorithm = asked if asked in ALGORITHMS else "fixmatch"
-    state = {**forms.form_state(values, values.getlist, algorithm), "algorithm": algorithm}
+    state = {**form_state.form_state(values, values.getlist, algorithm), "algorithm": algorithm}
     errors = []
     if asked is not None and asked not in ALGORITHMS:
         message = f"unknown algorithm {str(asked)[:40]!r}; valid: {', '.join(ALGORITHMS)}"
         return _render_run_form(request, state, [{"field": "algorithm", "message": message}], 422)
     preset = values.get("preset")
     if preset:
-        state, problem = forms.preset_state(state, str(preset))
+        state, problem = form_state.preset_state(state, str(preset))
         if problem:
             errors.append({"field": "", "message": problem})
     return _render_run_form(request, state, errors)
@@ -103,12 +103,12 @@ def submit_run_form(
 ) -> Response:
     algorithm = form.get("algorithm")
     if algorithm not in ALGORITHMS:
-        state = forms.default_state("fixmatch")
+        state = form_state.default_state("fixmatch")
         message = f"must be one of {', '.join(ALGORITHMS)}"
         return _render_run_form(request, state, [{"field": "algorithm", "message": message}], 422)
-    state = forms.form_state(form, form.getlist, str(algorithm))
+    state = form_state.form_state(form, form.getlist, str(algorithm))
     try:
-        run = crud.create_run(session, forms.spec_values(state))
+        run = crud.create_run(session, form_state.spec_values(state))
     except crud.InvalidInput as exc:
         return _render_run_form(request, state, exc.errors, 422)
     session.close()  # no database connection held across the network call
@@ -249,9 +249,9 @@ def _parse_sweep(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[s
         if key:
             if key in grid:
                 errors.append({"field": f"grid.{key}", "message": "swept twice; use one row"})
-            grid[key] = forms.parse_values(key, text)
+            grid[key] = form_state.parse_values(key, text)
     try:
-        seeds = forms.parse_seeds(state["seeds"])
+        seeds = form_state.parse_seeds(state["seeds"])
     except ValueError as exc:
         errors.append({"field": "seeds", "message": str(exc).partition(": ")[2]})
         seeds = []

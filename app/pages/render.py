@@ -19,8 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
-from ssl_core import catalog, metrics
-from ssl_core.spec import flatten_spec
+from app.pages.plot_text import safe_figures
+from ssl_core.contract import catalog, metrics, summary
+from ssl_core.contract.spec import flatten_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,6 +94,8 @@ templates.env.globals.update(
     algorithm_colors=ALGORITHM_COLORS,
     spec_value=spec_value,
     spec_cell=spec_cell,
+    # The summary's fields as rows (key, label, unit, digits): panels and table columns.
+    summary_fields=summary.FIELDS,
 )
 # One key per class (FlexMatch's thresholds, the pseudo-label shares): listed and drawn apart.
 templates.env.tests["per_class_key"] = lambda key: metrics.per_class_prefix(key) is not None
@@ -102,6 +105,7 @@ templates.env.filters.update(
     when=when,
     value_label=value_label,
     metric_label=metric_label,
+    safe_figures=safe_figures,
 )
 
 

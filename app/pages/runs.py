@@ -12,20 +12,21 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.live import notify
 from app.pages import assets
-from app.pages.figures import run_charts
 from app.pages.render import local_path, redirect, render, with_query
+from app.pages.run_charts import run_charts
 from app.queue import enqueue
 from app.store import crud, edits, limits
-from app.store.filters import column_values, parse_columns, sort_key
+from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.schemas import RunOut
 from app.store.series import downsample
-from ssl_core.catalog import ALGORITHMS, CATALOG, DATASETS
-from ssl_core.spec import flatten_spec
+from ssl_core.contract import summary
+from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
+from ssl_core.contract.spec import flatten_spec
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -49,9 +50,12 @@ SORTS: dict[str, Any] = {
     "labels": lambda r: r.spec.get("num_labels", 0),
     "status": lambda r: r.status,
     "progress": lambda r: r.progress,
-    "best_val": lambda r: _summary(r, "best_val_top1"),
-    "test": lambda r: _summary(r, "test_top1_at_best_val"),
 }
+# The summary fields the table lists, each under its sort name in the URL (two keep the short
+# names bookmarked URLs use).
+_SORT_NAMES = {summary.BEST_VAL_TOP1: "best_val", summary.TEST_TOP1_AT_BEST_VAL: "test"}
+SUMMARY_SORTS = [(_SORT_NAMES.get(f.key, f.key), f) for f in summary.FIELDS if f.listed]
+SORTS.update({name: (lambda r, key=f.key: _summary(r, key)) for name, f in SUMMARY_SORTS})
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -150,6 +154,8 @@ def runs_page(
         sweeps=sweeps,
         any_active=active is not None,
         statuses=[s.value for s in Status],
+        summary_sorts=SUMMARY_SORTS,
+        where_example=WHERE_EXAMPLE,
         algorithms=ALGORITHMS,
         datasets=list(DATASETS),
         next_url=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
@@ -181,7 +187,7 @@ def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    request: Request, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> HTMLResponse:
     """One run: status, progress, summary, spec, error and its curves, updated live."""
     run = _find_run(session, run_id)
@@ -206,9 +212,7 @@ def run_page(
             "status": run.status,
             "last_epoch": last_epoch,
             "total_steps": run.total_steps,
-            "charts": [
-                {"id": c["id"], "keys": c["keys"], "scales": c.get("scales")} for c in charts
-            ],
+            "charts": [{"id": c["id"], "keys": c["keys"], "scales": c["scales"]} for c in charts],
         },
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
@@ -269,7 +273,7 @@ def bulk(request: Request, form: FormDep, session: SessionDep, settings: Setting
 
 @router.post("/sweeps/{sweep_id}/cancel", response_model=None)
 def cancel_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         results = edits.cancel_sweep(session, sweep_id, settings)
@@ -282,7 +286,7 @@ def cancel_sweep(
 
 @router.post("/sweeps/{sweep_id}/delete", response_model=None)
 def delete_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
 ) -> Response:
     try:
         edits.delete_sweep(session, sweep_id, settings)
@@ -294,7 +298,7 @@ def delete_sweep(
 
 
 @router.post("/runs/{run_id}/edit", response_model=None)
-def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> Response:
+def edit(request: Request, form: FormDep, session: SessionDep, run_id: RunId) -> Response:
     """The run page's Edit form: name, notes and tags (comma-separated), at any time."""
     run = _find_run(session, run_id)
     if run is None:
@@ -312,7 +316,7 @@ def edit(request: Request, form: FormDep, session: SessionDep, run_id: int) -> R
 
 @router.post("/runs/{run_id}/cancel", response_model=None)
 def cancel(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -327,7 +331,7 @@ def cancel(
 
 @router.post("/runs/{run_id}/retry", response_model=None)
 def retry(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:
@@ -346,7 +350,7 @@ def retry(
 
 @router.post("/runs/{run_id}/delete", response_model=None)
 def delete(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     run = _find_run(session, run_id)
     if run is None:

@@ -15,13 +15,10 @@ from typing import Any
 
 from app.pages.figures import ALGORITHM_COLORS, PALETTE, algorithm_color, layout
 from app.pages.render import value_label
-from ssl_core.spec import flatten_spec
+from ssl_core.contract import summary
+from ssl_core.contract.spec import flatten_spec
 
-SUMMARY_METRICS = {
-    "test_top1_at_best_val": "test top-1 at best val (%)",
-    "best_val_top1": "best val top-1 (%)",
-    "last_test_top1": "last test top-1 (%)",
-}
+SUMMARY_METRICS = {key: summary.heading(key) for key in summary.STATISTICS}
 
 
 @dataclass

@@ -21,13 +21,13 @@ from app.config import get_settings
 from app.stack.children import spawn
 from app.stack.redis_server import free_port, redis_answers, start_redis
 from app.store.db import get_engine
-from ssl_core.catalog import DEMO_ALGORITHMS
+from ssl_core.contract.catalog import DEMO_ALGORITHMS
 
 WORKER_STOP_SECONDS = 60  # one training step must finish; a WRN step on a CPU takes ~10 s
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return spawn([sys.executable, "-m", "app.cli", *args], env)
+    return spawn([sys.executable, "-m", "matchlab.cli", *args], env)
 
 
 def _stop(process: subprocess.Popen, sig: int, seconds: float) -> None:

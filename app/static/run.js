@@ -29,8 +29,12 @@
     if (epoch.summary) showSummary(epoch.summary);
     for (const chart of live.charts) {
       const indices = [], xs = [], ys = [];
+      // Each trace is drawn as its metric × its display scale (a 0–1 share on a % axis is ×100),
+      // the scale the page drew it with at load.
       chart.keys.forEach((key, i) => {
-        if (key in epoch.metrics) { indices.push(i); xs.push([epoch.epoch]); ys.push([epoch.metrics[key]]); }
+        if (key in epoch.metrics) {
+          indices.push(i); xs.push([epoch.epoch]); ys.push([epoch.metrics[key] * chart.scales[i]]);
+        }
       });
       if (indices.length) Plotly.extendTraces("chart-" + chart.id, { x: xs, y: ys }, indices);
     }
@@ -48,11 +52,13 @@
     setText("progress-text", eta == null ? text : `${text} · ETA ${matchlab.duration(eta)}`);
   }
 
+  // The summary panel lists each summary field as the page rendered it (data-field: its key,
+  // data-digits: the decimals it is shown with).
   function showSummary(summary) {
-    for (const key of ["best_val_top1", "test_top1_at_best_val", "last_test_top1"]) {
-      if (typeof summary[key] === "number") setText(key, summary[key].toFixed(1));
-    }
-    if (summary.best_epoch) setText("best_epoch", `(epoch ${summary.best_epoch})`);
+    document.querySelectorAll("[data-field][data-digits]").forEach((el) => {
+      const value = summary[el.dataset.field];
+      if (typeof value === "number") el.textContent = value.toFixed(Number(el.dataset.digits));
+    });
   }
 
   const when = (iso) => iso.slice(0, 16).replace("T", " ") + " UTC";

@@ -16,12 +16,12 @@ from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.store.stats import BANDS, band_halfwidths, group_stats
-from ssl_core import catalog, metrics, references
+from ssl_core.contract import catalog, metrics, references, summary
 
 MAX_COMPARE_RUNS = 500
 # Summary metrics the statistics can be about (numbers a run's summary holds).
-STAT_METRICS = ("test_top1_at_best_val", "best_val_top1", "last_test_top1")
-DEFAULT_METRIC = "test_top1_at_best_val"
+STAT_METRICS = summary.STATISTICS
+DEFAULT_METRIC = summary.DEFAULT_STATISTIC
 
 
 def parse_run_ids(runs: str | None) -> list[int]:
@@ -38,7 +38,7 @@ def compare(
     session: Session,
     runs: str | None = None,
     sweep: int | None = None,
-    keys: str = "val/top1",
+    keys: str = metrics.VAL_TOP1,
     group_by: str | None = None,
     max_points: int | None = None,
     x: str = "epoch",
@@ -69,7 +69,7 @@ def compare(
     missing = sorted(set(ids) - {run.id for run in members})
     if missing:
         raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
-    key_list = split_keys(keys) or ["val/top1"]
+    key_list = split_keys(keys) or [metrics.VAL_TOP1]
     limits.check_keys(key_list, limits.MAX_COMPARE_KEYS)
     try:
         groups, differing = group_runs(members, group_by)
@@ -155,7 +155,7 @@ def _last_epoch_keys(run: Run) -> list[str]:
 
 def group_references(runs: list[Run]) -> list[dict[str, Any]]:
     """The published results for the group's setting, when all its runs share algorithm,
-    dataset and label count (``ssl_core.references``)."""
+    dataset and label count (``ssl_core.contract.references``)."""
     settings = {(r.algorithm, r.dataset, r.spec.get("num_labels")) for r in runs}
     if len(settings) != 1:
         return []

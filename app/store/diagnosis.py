@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ssl_core import catalog, metrics
+from ssl_core.contract import catalog, metrics
 
 # Mean mask ratio at or above which "everything" is pseudo-labelled, and at or below which almost
 # nothing is; pseudo-label accuracy below which "everything" is a problem rather than a success.
@@ -298,8 +298,8 @@ def _group_thresholded_notes(
         notes.append(
             f"{len(warm)} {of} ended with FlexMatch's thresholds still in warm-up: on average "
             f"{unseen:.0%} of the unlabeled images were never predicted with confidence ≥ τ "
-            "(train/unseen_ratio at the last epoch), so every class threshold stayed below τ and "
-            "nearly every pseudo-label was used."
+            f"({metrics.UNSEEN_RATIO} at the last epoch), so every class threshold stayed below "
+            "τ and nearly every pseudo-label was used."
         )
     if all_used := masks["all"]:
         mask = _mean([m for m, _ in all_used])

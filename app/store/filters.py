@@ -25,9 +25,12 @@ from typing import Any
 
 from app.store.errors import InvalidInput
 from app.store.models import Run
-from ssl_core.spec import PARAMS_BY_ALGORITHM, RunSpec, flatten_spec
+from ssl_core.contract.spec import PARAMS_BY_ALGORITHM, RunSpec, flatten_spec
+from ssl_core.contract.summary import BEST_EPOCH, STATISTICS
 
-SUMMARY_FIELDS = ("test_top1_at_best_val", "best_val_top1", "last_test_top1", "best_epoch")
+SUMMARY_FIELDS = (*STATISTICS, BEST_EPOCH)
+WHERE_EXAMPLE = f"hparams.threshold >= 0.9 and {STATISTICS[0]} > 90"
+COLUMNS_EXAMPLE = f"hparams.threshold,{STATISTICS[0]}"
 OTHER_FIELDS = ("status", "name", "tag")
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "!=": operator.ne, "=": operator.eq,

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-# Ids beyond a 64-bit integer cannot be in any database (SQLite would raise OverflowError).
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns, 32-bit on PostgreSQL: 2^31 and beyond can name no row there, and the
+# driver would fail on them (a 500), so every id the API and pages take is checked against this.
+MAX_ID = 2**31 - 1
 
 
 class Status(StrEnum):
@@ -23,6 +25,10 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
+
+
+def new_uid() -> str:
+    return uuid4().hex
 
 
 def utcnow() -> datetime:
@@ -74,6 +80,9 @@ class Run(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The run's identity, never reused: ids start again at 1 in a new (or restored) database
+    # while MATCHLAB_HOME keeps older runs' files, so those files are keyed and stamped by this.
+    uid: str = Field(default_factory=new_uid, max_length=32, unique=True, index=True)
     name: str
     status: str = Field(default=Status.queued, index=True)
     # Denormalised from the spec so lists can filter on them with an index.
@@ -127,8 +136,8 @@ class MetricPoint(SQLModel, table=True):
     The primary key (run, key, epoch) is also the row order: on SQLite the table is stored
     ``WITHOUT ROWID``, clustered by series, so a compare reads each series as one range of the
     table instead of looking up every point's row from an index (3x faster for 50 runs x 1,000
-    epochs, BENCHMARKS.md). ``app.store.db`` rebuilds a table of the older layout (an ``id``
-    rowid plus a unique index) once, when it opens the database.
+    epochs, BENCHMARKS.md). The migration ``0007_points_keyed_by_series`` rebuilds a table of
+    the older layout (an ``id`` rowid plus a unique index), keeping every point.
     """
 
     __tablename__ = "metric_points"

@@ -1,20 +1,46 @@
 """One parser for every number that arrives as text: path, query, header, cookie or form.
 
-Only ASCII digits count (``"²".isdigit()`` is true and ``int("²")`` fails), at most 19 of them,
-and the value must lie in its range (a database id fits a signed 64-bit integer). Anything else
-is ``InvalidInput``, which the API and the pages answer with a 422 naming the field.
+Only ASCII digits count (``"²".isdigit()`` is true and ``int("²")`` fails), at most 10 of them,
+and the value must lie in its range (a database id fits PostgreSQL's 32-bit INTEGER). Anything
+else is ``InvalidInput``, which the API and the pages answer with a 422 naming the field.
+``Id`` is the same rule for what pydantic reads (path, query and body ids).
 """
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from app.store.errors import InvalidInput
 from app.store.models import MAX_ID
 
 MAX_DIGITS = len(str(MAX_ID))
+ID_RANGE = f"a whole number from 1 to {MAX_ID}"
+
+
+def _in_id_range(value: int) -> int:
+    if not 1 <= value <= MAX_ID:
+        shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:20]}…"
+        raise PydanticCustomError(
+            "id_range",
+            "out of range: {shown} (an id is {valid})",
+            {"shown": shown, "valid": ID_RANGE},
+        )
+    return value
+
+
+# Every id pydantic reads: runs and sweeps in paths, ``?sweep=``, ``ids`` in bodies.
+Id = Annotated[
+    int,
+    AfterValidator(_in_id_range),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID}),
+]
 
 
 def is_whole_number(text: str) -> bool:
-    """ASCII digits only, no sign, no more than fit a 64-bit id."""
+    """ASCII digits only, no sign, no more digits than an id has."""
     return text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
 
 
@@ -37,7 +63,7 @@ def parse_int(
 
 
 def parse_id(text: str, field: str, what: str = "an id") -> int:
-    """A database id: 1 … 2^63 − 1."""
+    """A database id: 1 … 2^31 − 1."""
     return parse_int(text, field, 1, MAX_ID, what)
 
 

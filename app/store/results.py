@@ -8,19 +8,16 @@ page's download links serve it as CSV, Markdown or LaTeX (``booktabs``).
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from typing import Any
 
 from app.store.compare import STAT_METRICS
+from app.store.exports import markdown_text, write_csv
 from app.store.stats import group_stats
+from ssl_core.contract import summary
 
 FORMATS = {"csv": "text/csv", "markdown": "text/markdown", "latex": "application/x-latex"}
-LABELS = {
-    "test_top1_at_best_val": "test top-1 at best val (%)",
-    "best_val_top1": "best val top-1 (%)",
-    "last_test_top1": "last test top-1 (%)",
-}
+LABELS = {key: summary.heading(key) for key in STAT_METRICS}
 
 
 def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]]:
@@ -75,24 +72,23 @@ def _diff(stats: dict[str, Any]) -> tuple[str, str]:
     return diff, p_text
 
 
-def _headers(data: dict[str, Any], band: str) -> list[str]:
+def _headers(data: dict[str, Any], band: str, text: Callable[[str], str] = str) -> list[str]:
+    """The column names; ``text`` quotes the one part a user chose (the baseline's name)."""
     spread = "± 95% CI" if band == "ci95" else "± std"
     metric = LABELS[data["metric"]]
     return [
         "group", "n", *[f"{LABELS[m]} {spread}" for m in STAT_METRICS],
-        f"Δ {metric} vs {data.get('baseline') or '—'} [95% CI]", "p",
+        f"Δ {metric} vs {text(data.get('baseline') or '—')} [95% CI]", "p",
     ]  # fmt: skip
 
 
 def to_csv(data: dict[str, Any], band: str = "std") -> str:
     """Machine-readable: every number in its own column."""
-    out = io.StringIO()
-    writer = csv.writer(out)
     header = ["group", "n", "runs"]
     for metric in STAT_METRICS:
         header += [f"{metric}_mean", f"{metric}_std", f"{metric}_ci95_low", f"{metric}_ci95_high"]
     header += ["metric", "baseline", "diff", "diff_ci95_low", "diff_ci95_high", "p_value", "paired"]
-    writer.writerow(header)
+    rows: list[list[Any]] = [header]
     for result in results_rows(data, band):
         row: list[Any] = [result["group"], result["stats"]["n"], " ".join(map(str, result["runs"]))]
         for cell in result["cells"].values():
@@ -102,12 +98,12 @@ def to_csv(data: dict[str, Any], band: str = "std") -> str:
         dci = st.get("diff_ci95") or [None, None]
         row += [data["metric"], data.get("baseline") or "", st.get("diff_vs_baseline"), dci[0],
                 dci[1], st.get("p_value"), st.get("paired")]  # fmt: skip
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue()
+        rows.append(row)
+    return write_csv(rows)
 
 
 def to_markdown(data: dict[str, Any], band: str = "std") -> str:
-    header = _headers(data, band)
+    header = _headers(data, band, markdown_text)
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -119,7 +115,7 @@ def to_markdown(data: dict[str, Any], band: str = "std") -> str:
             for text, c in zip(cells, row["cells"].values(), strict=True)
         ]
         diff, p = _diff(row["stats"])
-        group = row["group"].replace("|", "\\|")
+        group = markdown_text(row["group"])
         lines.append("| " + " | ".join([group, str(row["stats"]["n"]), *cells, diff, p]) + " |")
     return "\n".join(lines) + "\n"
 

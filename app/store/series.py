@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.store.models import Run
-from ssl_core.spec import flatten_spec
+from ssl_core.contract.spec import flatten_spec
 
 # Fields that describe a run but never change what it trains.
 NON_TRAINING_FIELDS = ("name", "notes")

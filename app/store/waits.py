@@ -55,7 +55,9 @@ def web_engine(url: str, timeout_seconds: float) -> Engine:
     """The web server's engine for ``url`` (one per process and timeout)."""
     key = (url, timeout_seconds)
     if key not in _engines:
-        _engines[key] = make_engine(url, **engine_options(url, timeout_seconds))
+        # Upgrades first, on a patient engine: a migration may take longer than a request may.
+        make_engine(url).dispose()
+        _engines[key] = make_engine(url, migrate=False, **engine_options(url, timeout_seconds))
     return _engines[key]
 
 

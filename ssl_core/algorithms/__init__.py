@@ -1,4 +1,4 @@
-"""Algorithms, one file each, named in ssl_core.catalog: ``build_algorithm(spec, ...)``."""
+"""Algorithms, one file each, named in ssl_core.contract.catalog: ``build_algorithm(spec, ...)``."""
 
 from ssl_core.algorithms.base import Algorithm, StepOutput, build_algorithm
 

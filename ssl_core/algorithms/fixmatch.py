@@ -8,16 +8,10 @@ mean taken over the whole unlabeled batch.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    labeled_weak_strong,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, labeled_weak_strong
 from ssl_core.losses import masked_cross_entropy
 from ssl_core.thresholds import fixed_mask
 
@@ -34,9 +28,8 @@ class FixMatch(Algorithm):
         probs = F.softmax(logits_weak.detach().float(), dim=1)
         mask, pseudo_labels = self.mask(probs, batch.u_index)
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, mask)
-        loss = loss_x + self.hp.unlabeled_weight * loss_u
-
-        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
-        # torch.full, not torch.tensor: a copy from the host would wait for the GPU each step.
-        weight = torch.full((), self.hp.unlabeled_weight, device=self.device)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(probs))
+        weight = self.hp.unlabeled_weight
+        return StepOutput(
+            loss=loss_x + weight * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=weight,
+            pseudo_labels=pseudo_labels, mask=mask,
+        )  # fmt: skip

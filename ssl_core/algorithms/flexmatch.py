@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ssl_core.algorithms.fixmatch import FixMatch
-from ssl_core.metrics import CLASS_THRESHOLD_PREFIX, UNSEEN_RATIO
+from ssl_core.contract.metrics import CLASS_THRESHOLD_PREFIX, UNSEEN_RATIO
 from ssl_core.thresholds import FlexThreshold
 
 
@@ -35,13 +35,6 @@ class FlexMatch(FixMatch):
 
     def epoch_metrics(self) -> dict[str, Tensor]:
         per_class = self.thresholds.class_thresholds()
-        out = super().epoch_metrics()  # the pseudo-label shares
-        out.update({f"{CLASS_THRESHOLD_PREFIX}{c}": per_class[c] for c in range(self.num_classes)})
+        out = {f"{CLASS_THRESHOLD_PREFIX}{c}": per_class[c] for c in range(self.num_classes)}
         out[UNSEEN_RATIO] = self.thresholds.unseen_ratio()
         return out
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return self.thresholds.state_dict()
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.thresholds.load_state_dict(state)

@@ -19,12 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    labeled_weak_strong,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, labeled_weak_strong
 from ssl_core.losses import masked_cross_entropy
 
 
@@ -36,15 +31,16 @@ def _inverse_or_zero(x: Tensor) -> Tensor:
     return torch.where(x > 0, 1.0 / x.clamp_min(1e-30), torch.zeros_like(x))
 
 
-class SelfAdaptiveThreshold:
-    """τ_t, p̃_t and h_t on the device (no host sync per step); saved in checkpoints."""
+class SelfAdaptiveThreshold(nn.Module):
+    """τ_t, p̃_t and h_t: buffers on the device (no host sync per step), saved in checkpoints."""
 
     def __init__(self, num_classes: int, momentum: float, device: torch.device) -> None:
+        super().__init__()
         self.momentum = momentum
         uniform = torch.full((num_classes,), 1.0 / num_classes, device=device)
-        self.global_threshold = torch.full((), 1.0 / num_classes, device=device)
-        self.class_confidence = uniform.clone()
-        self.label_hist = uniform.clone()
+        self.register_buffer("global_threshold", torch.full((), 1.0 / num_classes, device=device))
+        self.register_buffer("class_confidence", uniform.clone())
+        self.register_buffer("label_hist", uniform.clone())
 
     @torch.no_grad()
     def update(self, probs: Tensor) -> None:
@@ -59,17 +55,6 @@ class SelfAdaptiveThreshold:
         confidence, labels = probs.max(dim=1)
         local = self.class_confidence / self.class_confidence.max()
         return (confidence >= self.global_threshold * local[labels]).float(), labels
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {
-            "global_threshold": self.global_threshold,
-            "class_confidence": self.class_confidence,
-            "label_hist": self.label_hist,
-        }
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value.to(getattr(self, name).device))
 
 
 def fairness_loss(mask: Tensor, logits_strong: Tensor, sat: SelfAdaptiveThreshold) -> Tensor:
@@ -101,13 +86,7 @@ class FreeMatch(Algorithm):
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, mask)
         loss_f = fairness_loss(mask, logits_strong, self.sat)
         loss = loss_x + self.hp.unlabeled_weight * loss_u + self.hp.fairness_weight * loss_f
-
-        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
-        weight = self._full(self.hp.unlabeled_weight)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(mask))
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return self.sat.state_dict()
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.sat.load_state_dict(state)
+        return StepOutput(
+            loss=loss, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=self.hp.unlabeled_weight,
+            pseudo_labels=pseudo_labels, mask=mask,
+        )  # fmt: skip

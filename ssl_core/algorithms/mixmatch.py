@@ -15,14 +15,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    frozen_bn_stats,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, frozen_bn_stats
 from ssl_core.losses import mse_probs, soft_cross_entropy
 from ssl_core.ops import interleave, mixup, sharpen
 
@@ -69,20 +64,7 @@ class MixMatch(Algorithm):
         loss_x = soft_cross_entropy(logits_x, mixed_t[:b])
         loss_u = mse_probs(logits_u, mixed_t[b:])
         weight = self.hp.unlabeled_weight * self.rampup(step)
-        loss = loss_x + weight * loss_u
-
-        used, correct = self.pseudo_label_stats(
-            torch.ones(len(guess), device=x.device), guess.argmax(1), batch.u_true
-        )
         return StepOutput(
-            loss,
-            loss_x.detach(),
-            loss_u.detach(),
-            self._weight_tensor(weight),
-            used,
-            correct,
-            len(guess),
-        )
-
-    def _weight_tensor(self, weight: float) -> Tensor:
-        return torch.full((), weight, device=self.device)  # no host→GPU copy (and wait)
+            loss=loss_x + weight * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=weight,
+            pseudo_labels=guess.argmax(1),  # no mask: every guess enters the loss
+        )  # fmt: skip

@@ -13,12 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    frozen_bn_stats,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, frozen_bn_stats
 from ssl_core.losses import mse_probs
 
 
@@ -37,10 +32,7 @@ class PiModel(Algorithm):
         loss_x = F.cross_entropy(logits_x.float(), batch.y)
         loss_u = mse_probs(logits_u, targets)
         weight = self.hp.unlabeled_weight * self.linear_rampup(step, self.hp.unlabeled_warmup)
-        loss = loss_x + weight * loss_u
-
-        every = torch.ones(len(targets), device=targets.device)  # no mask: every sample counts
-        used, correct = self.pseudo_label_stats(every, targets.argmax(1), batch.u_true)
         return StepOutput(
-            loss, loss_x.detach(), loss_u.detach(), self._full(weight), used, correct, len(targets)
-        )
+            loss=loss_x + weight * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=weight,
+            pseudo_labels=targets.argmax(1),  # no mask: every sample counts
+        )  # fmt: skip

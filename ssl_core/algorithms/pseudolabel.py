@@ -11,12 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    frozen_bn_stats,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, frozen_bn_stats
 from ssl_core.losses import masked_cross_entropy
 from ssl_core.thresholds import fixed_mask
 
@@ -34,9 +29,7 @@ class PseudoLabel(Algorithm):
         # The targets carry no gradient; the prediction they came from does (as the paper).
         loss_u = masked_cross_entropy(logits_u, pseudo_labels, mask)
         weight = self.hp.unlabeled_weight * self.linear_rampup(step, self.hp.unlabeled_warmup)
-        loss = loss_x + weight * loss_u
-
-        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
         return StepOutput(
-            loss, loss_x.detach(), loss_u.detach(), self._full(weight), used, correct, len(probs)
-        )
+            loss=loss_x + weight * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=weight,
+            pseudo_labels=pseudo_labels, mask=mask,
+        )  # fmt: skip

@@ -18,12 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    frozen_bn_stats,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, frozen_bn_stats
 from ssl_core.algorithms.softmatch import DistributionAlignment
 from ssl_core.losses import soft_cross_entropy
 from ssl_core.ops import mixup, sharpen
@@ -104,19 +99,7 @@ class ReMixMatch(Algorithm):
         )
         if self.rotation_head is not None:
             loss = loss + self.hp.rotation_weight * self.rotation_loss(model, strong0)
-
-        every = torch.ones(len(guess), device=x.device)
-        used, correct = self.pseudo_label_stats(every, guess.argmax(1), batch.u_true)
-        weight = self._full(self.hp.unlabeled_weight * w)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(guess))
-
-    def state_dict(self) -> dict[str, Tensor]:
-        head = self.rotation_head.state_dict() if self.rotation_head is not None else {}
-        return {**self.alignment.state_dict(), **{f"rotation_head.{k}": v for k, v in head.items()}}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.alignment.load_state_dict({k: state[k] for k in ("class_mean", "started")})
-        if self.rotation_head is not None:
-            prefix = "rotation_head."
-            head = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            self.rotation_head.load_state_dict(head)
+        return StepOutput(
+            loss=loss, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=self.hp.unlabeled_weight * w,
+            pseudo_labels=guess.argmax(1),  # no mask: every guess enters the loss
+        )  # fmt: skip

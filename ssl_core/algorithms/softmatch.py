@@ -18,29 +18,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    labeled_weak_strong,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, labeled_weak_strong
 from ssl_core.losses import masked_cross_entropy
 
 
-class DistributionAlignment:
+class DistributionAlignment(nn.Module):
     """p ← normalise(p · target / p̂), p̂ ← m·p̂ + (1 − m)·mean(p) updated with the batch first
     (the first batch's mean to start): USB's ``DistAlignEMAHook``, +1e-6 in both. The target is
     uniform (SoftMatch) or the labeled class distribution (ReMixMatch; uniform here too, as
-    matchlab's labeled sets are class-balanced)."""
+    matchlab's labeled sets are class-balanced). p̂ and whether it started are buffers."""
 
     def __init__(self, num_classes: int, momentum: float, device: torch.device) -> None:
+        super().__init__()
         self.momentum = momentum
-        self.target = torch.full((num_classes,), 1.0 / num_classes, device=device)
-        self.class_mean = self.target.clone()
-        self.started = torch.zeros((), dtype=torch.bool, device=device)
+        target = torch.full((num_classes,), 1.0 / num_classes, device=device)
+        self.register_buffer("target", target, persistent=False)  # a constant: not saved
+        self.register_buffer("class_mean", target.clone())
+        self.register_buffer("started", torch.zeros((), dtype=torch.bool, device=device))
 
     @torch.no_grad()
-    def __call__(self, probs: Tensor) -> Tensor:
+    def forward(self, probs: Tensor) -> Tensor:
         m, batch_mean = self.momentum, probs.mean(dim=0)
         self.class_mean = torch.where(
             self.started, m * self.class_mean + (1 - m) * batch_mean, batch_mean
@@ -49,23 +46,17 @@ class DistributionAlignment:
         aligned = probs * (self.target + 1e-6) / (self.class_mean + 1e-6)
         return aligned / aligned.sum(dim=1, keepdim=True)
 
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"class_mean": self.class_mean, "started": self.started}
 
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value.to(getattr(self, name).device))
-
-
-class TruncatedGaussianWeight:
-    """μ_t and σ²_t on the device; saved in checkpoints."""
+class TruncatedGaussianWeight(nn.Module):
+    """μ_t and σ²_t: buffers on the device, saved in checkpoints."""
 
     def __init__(
         self, num_classes: int, momentum: float, n_sigma: float, device: torch.device
     ) -> None:
+        super().__init__()
         self.momentum, self.n_sigma = momentum, n_sigma
-        self.mean = torch.full((), 1.0 / num_classes, device=device)
-        self.variance = torch.ones((), device=device)
+        self.register_buffer("mean", torch.full((), 1.0 / num_classes, device=device))
+        self.register_buffer("variance", torch.ones((), device=device))
 
     @torch.no_grad()
     def weights(self, probs: Tensor) -> Tensor:
@@ -76,13 +67,6 @@ class TruncatedGaussianWeight:
         self.variance = m * self.variance + (1 - m) * batch_variance
         below = (confidence - self.mean).clamp(max=0.0)
         return torch.exp(-(below**2) / (2 * self.variance / self.n_sigma**2))
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"mean": self.mean, "variance": self.variance}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value.to(getattr(self, name).device))
 
 
 class SoftMatch(Algorithm):
@@ -102,15 +86,8 @@ class SoftMatch(Algorithm):
         weight = self.weighting.weights(aligned)
         pseudo_labels = probs.argmax(dim=1)
         loss_u = masked_cross_entropy(logits_strong, pseudo_labels, weight)
-        loss = loss_x + self.hp.unlabeled_weight * loss_u
-
-        used, correct = self.pseudo_label_stats(weight, pseudo_labels, batch.u_true)
-        lam = self._full(self.hp.unlabeled_weight)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), lam, used, correct, len(weight))
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {**self.weighting.state_dict(), **self.alignment.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.weighting.load_state_dict({k: state[k] for k in ("mean", "variance")})
-        self.alignment.load_state_dict({k: state[k] for k in ("class_mean", "started")})
+        lam = self.hp.unlabeled_weight
+        return StepOutput(
+            loss=loss_x + lam * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=lam,
+            pseudo_labels=pseudo_labels, mask=weight,  # the soft weight is the mask
+        )  # fmt: skip

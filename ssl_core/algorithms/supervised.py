@@ -11,5 +11,4 @@ from ssl_core.algorithms.base import Algorithm, Batch, StepOutput
 class Supervised(Algorithm):
     def step(self, model: nn.Module, batch: Batch, step: int) -> StepOutput:
         loss = F.cross_entropy(model(batch.x).float(), batch.y)
-        zero = self._zero()
-        return StepOutput(loss, loss.detach(), zero, zero, zero, zero, 0)
+        return StepOutput(loss=loss, loss_x=loss)

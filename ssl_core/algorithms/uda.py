@@ -20,12 +20,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.algorithms.base import (
-    Algorithm,
-    Batch,
-    StepOutput,
-    labeled_weak_strong,
-)
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, labeled_weak_strong
 from ssl_core.losses import masked_soft_cross_entropy
 from ssl_core.thresholds import fixed_mask
 
@@ -67,8 +62,8 @@ class UDA(Algorithm):
             logits_weak, self.hp.threshold, self.hp.temperature
         )
         loss_u = masked_soft_cross_entropy(logits_strong, targets, mask)
-        loss = loss_x + self.hp.unlabeled_weight * loss_u
-
-        used, correct = self.pseudo_label_stats(mask, pseudo_labels, batch.u_true)
-        weight = self._full(self.hp.unlabeled_weight)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(mask))
+        weight = self.hp.unlabeled_weight
+        return StepOutput(
+            loss=loss_x + weight * loss_u, loss_x=loss_x, loss_u=loss_u, unlabeled_weight=weight,
+            pseudo_labels=pseudo_labels, mask=mask,
+        )  # fmt: skip

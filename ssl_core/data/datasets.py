@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssl_core.errors import DatasetMissing
+from ssl_core.contract.errors import DatasetMissing
+from ssl_core.contract.settings import CoreSettings
 from ssl_core.registry import dataset_loader
-from ssl_core.settings import CoreSettings
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -32,7 +32,7 @@ class RawDataset:
 
 
 def default_data_dir() -> Path:
-    """``MATCHLAB_DATA_DIR``, else ``data/`` under ``MATCHLAB_HOME`` (``ssl_core.settings``)."""
+    """``MATCHLAB_DATA_DIR``, else ``data/`` under ``MATCHLAB_HOME`` (``ssl_core.contract.settings``)."""
     return CoreSettings().datasets_dir
 
 

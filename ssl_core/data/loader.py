@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ssl_core.contract.spec import RunSpec
 from ssl_core.data.augment import add_noise, strong_augment_uint8, weak_augment
 from ssl_core.data.datasets import RawDataset, load_dataset
 from ssl_core.data.split import split_indices
 from ssl_core.environment import tensors_sha256
-from ssl_core.spec import RunSpec
 
 # glibc's malloc hands blocks above its (adaptive, at most 32 MiB) mmap threshold back to the
 # kernel on free and trims the heap top above twice that. The augmentation makes and drops a few

@@ -1,4 +1,4 @@
-"""Networks by name (ssl_core.catalog): ``build_net("wrn_28_2", num_classes=10, in_channels=3)``."""
+"""Networks by name (ssl_core.contract.catalog): ``build_net("wrn_28_2", num_classes=10, in_channels=3)``."""
 
 from torch import nn
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from app.cli import main, parse_grid_values, parse_value
 from app.client import Client, MatchlabError
 from app.main import create_app
 from app.stack.redis_server import free_port
+from matchlab.cli import main, parse_grid_values, parse_value
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_client_round_trip(server_url, engine):
 
 def test_train_dispatches_to_ssl_core():
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "train", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "matchlab.cli", "train", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0
     assert "usage: matchlab train" in result.stdout and "--algorithm" in result.stdout
@@ -111,7 +111,7 @@ def test_no_server_is_one_clear_line_and_matchlab_url_is_the_default(monkeypatch
     env = {**os.environ, "MATCHLAB_URL": dead}
     for args in (["submit", "--algorithm", "fixmatch"], ["sweep", "--algorithm", "fixmatch"]):
         result = subprocess.run(
-            [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env
+            [sys.executable, "-m", "matchlab.cli", *args], capture_output=True, text=True, env=env
         )
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()

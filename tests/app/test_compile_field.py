@@ -1,4 +1,4 @@
-"""The spec's ``compile`` through the app: run form, API, sweeps and the run page (issue 15)."""
+"""The spec's ``compile`` through the app: run form, API, sweeps and the run page."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.pages.figures import run_charts
+from app.pages.run_charts import run_charts
 from tests.app.conftest import add_points
 from tests.app.test_pages import FORM
 

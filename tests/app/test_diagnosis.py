@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.pages.figures import run_charts
+from app.pages.run_charts import run_charts
 from app.store.diagnosis import group_notes, run_notes, signal_of
 from tests.app.conftest import add_points
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
-TOP_LEVEL = {"__init__", "cli", "client", "config", "deps", "main", "queue"}
+TOP_LEVEL = {"__init__", "client", "config", "deps", "main", "queue"}
 ROLES = {"api", "pages", "store", "live", "http", "stack"}
 
 
@@ -67,7 +67,7 @@ def test_api_never_imports_pages_and_no_route_module_imports_another():
 
 
 def test_store_and_live_import_no_web_layer():
-    web = ("app.api", "app.pages", "app.http", "app.main", "app.stack", "app.cli")
+    web = ("app.api", "app.pages", "app.http", "app.main", "app.stack")
     assert _offenders("app.store", (*web, "app.live", "app.queue")) == {}
     assert _offenders("app.live", web) == {}
 

@@ -105,7 +105,7 @@ def test_form_errors_appear_next_to_their_fields_keeping_what_was_typed(pages, s
 
 
 def test_form_and_api_give_the_same_message(pages):
-    # A cross-field rule from ssl_core.spec: labels must split evenly over the 10 classes.
+    # A cross-field rule from ssl_core.contract.spec: labels must split evenly over the 10 classes.
     api = pages.post("/api/runs", json={"algorithm": "fixmatch", "num_labels": 41})
     assert api.status_code == 422
     (api_error,) = api.json()["detail"]

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from app.pages.figures import ALGORITHM_COLORS, ema, run_charts
-from ssl_core import catalog
+from app.pages.figures import ALGORITHM_COLORS, ema
+from app.pages.run_charts import run_charts
+from ssl_core.contract import catalog
 from tests.app.conftest import add_points, set_run
 
 
@@ -78,7 +79,8 @@ def test_compare_csv_holds_exactly_the_plotted_lines(pages, two_algorithms):
     figures = embedded(pages.get(f"/compare?{query}").text, "figures")
     (figure,) = figures
     # Drawn with a warning in the legend (n < 3); the CSV keeps the plain name.
-    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2) ⚠ n<3")
+    # Trace names are escaped for Plotly's pseudo-HTML (app/pages/plot_text.py): shown as "n<3".
+    mean_line = next(t for t in figure["figure"]["data"] if t["name"] == "fixmatch (n=2) ⚠ n&lt;3")
     csv_line = [float(r["value"]) for r in rows if r["name"] == "fixmatch (n=2)"]
     assert mean_line["y"] == pytest.approx(csv_line)
     # Grouped by algorithm: each group wears its algorithm's colour.
@@ -118,6 +120,9 @@ def test_run_charts_include_flexmatch_thresholds_per_class():
     charts = {c["id"]: c for c in run_charts("flexmatch", 10, series)}
     assert charts["thresholds"]["keys"][3] == "train/threshold/3"
     assert charts["thresholds"]["figure"]["data"][3]["y"] == [0.5, 0.7]
+    # Every class's line is drawn (only top-5 of few classes starts hidden in the legend).
+    assert not any("visible" in t for t in charts["thresholds"]["figure"]["data"])
+    assert charts["accuracy"]["figure"]["data"][3]["visible"] == "legendonly"  # val top-5
     assert "thresholds" not in {c["id"] for c in run_charts("fixmatch", 10, series)}
     # Legends name the classes where the dataset does.
     fashion = run_charts("flexmatch", 10, series, spec={"dataset": "fashion_mnist"})
@@ -142,7 +147,7 @@ def test_run_page_draws_the_pseudo_label_shares_against_the_uniform_share(pages,
     assert (uniform["y0"], uniform["y1"], uniform["line"]["dash"]) == (0.1, 0.1, "dash")
     # Live updates extend these traces by key, so the chart is listed for them too.
     live = embedded(html, "live")
-    assert {"id": "shares", "keys": shares["keys"], "scales": None} in live["charts"]
+    assert {"id": "shares", "keys": shares["keys"], "scales": [1.0] * 10} in live["charts"]
     # The collapse note, under the pseudo-label chart.
     assert "pseudo-labels rarely name class 0: 1 % of those admitted" in html
 

@@ -142,7 +142,7 @@ def test_the_compare_page_shows_the_results_table_against_labels_only(settings, 
 
 
 def test_published_references_match_the_groups_setting(client, engine):
-    from ssl_core.references import REFERENCES
+    from ssl_core.contract.references import REFERENCES
 
     # Each entry of the reference document's table, held once: FixMatch CIFAR-10-40 is 7.47 % error.
     fix = [

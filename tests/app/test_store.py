@@ -141,7 +141,8 @@ def test_an_older_points_table_is_rebuilt_clustered_keeping_every_point(tmp_path
     with Session(engine) as session:
         assert crud.create_run(session, {"algorithm": "fixmatch"}).id == 1
     engine.dispose()
-    with sqlite3.connect(path) as db:
+    with sqlite3.connect(path) as db:  # as matchlab left it before it had migrations
+        db.execute("DROP TABLE alembic_version")
         db.execute("DROP TABLE metric_points")
         db.execute(OLD_POINTS_TABLE)
         # Rows in the order a worker writes them (epoch by epoch), not in series order.

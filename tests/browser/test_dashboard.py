@@ -140,7 +140,8 @@ def test_runs_table_refreshes_then_compare_grouped_by_algorithm(
         page.select_option("#group_by", "algorithm")
     assert "group_by=algorithm" in page.url
     names = page.evaluate("document.getElementById('chart-0').data.map((t) => t.name)")
-    assert {"supervised (n=2) ⚠ n<3", "fixmatch (n=2) ⚠ n<3"} <= set(names), names
+    # Escaped for Plotly's pseudo-HTML (app/pages/plot_text.py); the legend shows "n<3".
+    assert {"supervised (n=2) ⚠ n&lt;3", "fixmatch (n=2) ⚠ n&lt;3"} <= set(names), names
     bands = page.evaluate("document.getElementById('chart-0').data.filter((t) => t.fill).length")
     assert bands == 2  # one ± std band per group
     with page.expect_navigation():  # the smoothing slider applies when released

@@ -48,7 +48,7 @@ class Stack:
         # The child writes to its own copy of the file descriptor; ours can close at once.
         with open(self.home / f"{log_name}.log", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", *args],
+                [sys.executable, "-m", "matchlab.cli", *args],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

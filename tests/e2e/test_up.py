@@ -31,7 +31,7 @@ def test_up_demo_then_ctrl_c(tmp_path):
     }
     env.pop("MATCHLAB_DATABASE_URL", None)
     up = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--demo"],
+        [sys.executable, "-m", "matchlab.cli", "up", "--port", str(port), "--demo"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,7 +123,7 @@ def test_up_killed_outright_takes_redis_worker_and_web_with_it(tmp_path):
     }
     env.pop("MATCHLAB_DATABASE_URL", None)
     up = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--port", str(port)],
+        [sys.executable, "-m", "matchlab.cli", "up", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip

@@ -120,3 +120,43 @@ def test_every_answer_carries_the_security_headers(settings, path):
         assert headers["referrer-policy"] == "same-origin"
         refused = client.post("/api/runs", headers={"Origin": "null"}).headers
         assert "frame-ancestors 'none'" in refused["content-security-policy"]
+
+
+PROXIED = {"Origin": "https://lab.example", "X-Forwarded-Host": "lab.example"}
+
+
+def test_a_client_sent_forwarded_host_is_ignored_without_a_trusted_proxy(settings):
+    # The client's own X-Forwarded-Host naming the site it came from does not make it ours.
+    with lab(settings) as client:
+        response = client.post("/api/runs", json={"algorithm": "fixmatch"}, headers=PROXIED)
+        assert response.status_code == 403 and response.json()["detail"][0]["field"] == "origin"
+        assert client.post("/runs/new", data=FORM, headers=PROXIED).status_code == 403
+    # A proxy is configured, but this request came from elsewhere: still ignored.
+    with TestClient(
+        create_app(settings.model_copy(update={"trusted_proxies": "10.0.0.5"})),
+        base_url="http://127.0.0.1:8000", client=("192.0.2.7", 4000),
+    ) as client:  # fmt: skip
+        assert client.post("/api/runs", json={"algorithm": "x"}, headers=PROXIED).status_code == 403
+    assert run_count(settings) == 0
+
+
+@pytest.mark.parametrize("proxies", ["10.0.0.5", "10.0.0.0/24, 192.0.2.1", "fd00::/8,10.0.0.5/32"])
+def test_a_trusted_proxy_s_forwarded_host_names_this_server(settings, proxies):
+    with TestClient(
+        create_app(settings.model_copy(update={"trusted_proxies": proxies})),
+        base_url="http://127.0.0.1:8000", client=("10.0.0.5", 4000), follow_redirects=False,
+    ) as client:  # fmt: skip
+        response = client.post("/api/runs", json={"algorithm": "fixmatch"}, headers=PROXIED)
+        assert response.status_code == 201, response.text
+        assert client.post("/runs/new", data=FORM, headers=PROXIED).status_code == 303
+        other = {"Origin": "https://evil.example", "X-Forwarded-Host": "lab.example"}
+        assert (
+            client.post("/api/runs", json={"algorithm": "fixmatch"}, headers=other).status_code
+            == 403
+        )
+    assert run_count(settings) == 2
+
+
+def test_a_bad_trusted_proxy_is_an_error_naming_it(settings):
+    with pytest.raises(ValueError, match="MATCHLAB_TRUSTED_PROXIES: 'lab.example'"):
+        create_app(settings.model_copy(update={"trusted_proxies": "10.0.0.5, lab.example"}))

@@ -1,5 +1,5 @@
 """The spec's ``compile`` on the CPU: torch.compile (inductor) trains to eager's losses, logs
-its compile time, and checkpoints move between eager and compiled runs (issue 15, item 3).
+its compile time, and checkpoints move between eager and compiled runs.
 
 Kept small because inductor's compile is the cost (tens of seconds on a loaded 2-core machine,
 less once its on-disk cache is warm): the smallest net, one training graph (FixMatch's single
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from ssl_core import train
-from ssl_core.callbacks import Callback
 from ssl_core.compiling import COMPILED_PREFIX, plain_state
-from ssl_core.spec import RunSpec
+from ssl_core.contract.callbacks import Callback
+from ssl_core.contract.spec import RunSpec
 from ssl_core.trainer import Trainer
 
 SPEC = {

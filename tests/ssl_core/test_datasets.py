@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from ssl_core.contract.errors import DatasetMissing
 from ssl_core.data import load_dataset, split_indices
 from ssl_core.data.datasets import read_idx
-from ssl_core.errors import DatasetMissing
 
 
 def _write_idx(path, array):
@@ -107,7 +107,7 @@ def test_digits_fixed_test_set():
 def test_class_names_name_every_class_or_none():
     from dataclasses import replace
 
-    from ssl_core import catalog
+    from ssl_core.contract import catalog
 
     for entry in catalog.CATALOG.datasets.values():
         assert len(entry.class_names) in (0, entry.num_classes), entry.name

@@ -1,4 +1,4 @@
-"""Fidelity to the reference (docs: ../shared/reference/ssl_reference.md, issue 13): each test
+"""Fidelity to the reference (docs: ../shared/reference/ssl_reference.md): each test
 here failed on the code before its fix."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ssl_core.contract.spec import RunSpec, build_spec
 from ssl_core.data import DeviceData
-from ssl_core.spec import RunSpec, build_spec
 
 # ---- flip: the dataset's default is honoured, a written list is used as written ----------
 

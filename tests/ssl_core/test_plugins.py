@@ -18,8 +18,8 @@ import json, sys
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from ssl_core import catalog
-from ssl_core.spec import RunSpec, format_errors
+from ssl_core.contract import catalog
+from ssl_core.contract.spec import RunSpec, format_errors
 from app.main import create_app
 from app.pages.assets import algorithms_css
 
@@ -82,9 +82,54 @@ def test_installed_plugin_is_listed_validated_rendered_and_trained(plugin_path, 
 def test_without_the_plugin_the_name_is_refused_with_the_valid_ones():
     from pydantic import ValidationError
 
-    from ssl_core.spec import RunSpec, format_errors
+    from ssl_core.contract.spec import RunSpec, format_errors
 
     with pytest.raises(ValidationError) as caught:
         RunSpec.model_validate({"algorithm": "pseudolabel_plus"})
     message = format_errors(caught.value)
     assert message.startswith("algorithm:") and "fixmatch" in message
+
+
+# The example's step as it was written for the earlier API: the statistics made by the plugin
+# with ``pseudo_label_stats``, and a positional ``StepOutput``.
+EARLIER_STEP = """
+import torch
+import torch.nn.functional as F
+
+from ssl_core.algorithms.base import Algorithm, StepOutput, pseudo_label_stats
+
+
+class PseudoLabelPlus(Algorithm):
+    def step(self, model, batch, step):
+        b = batch.x.shape[0]
+        logits = model(torch.cat([batch.x, *batch.u_views]))
+        logits_a, logits_b = logits[b:].chunk(2)
+        loss_x = F.cross_entropy(logits[:b].float(), batch.y)
+        confidence, pseudo_labels = F.softmax(logits_a.detach().float(), dim=1).max(dim=1)
+        mask = (confidence >= self.hp.threshold).float()
+        loss_u = (mask * F.cross_entropy(logits_b.float(), pseudo_labels, reduction="none")).mean()
+        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
+        weight = torch.full((), self.hp.unlabeled_weight, device=self.device)
+        return StepOutput(loss_x + loss_u, loss_x, loss_u, weight, used, correct, len(mask))
+"""
+TRAIN_ONE = r"""
+import sys
+from ssl_core import train
+train({"algorithm": "pseudolabel_plus", "dataset": "digits", "epochs": 1, "iters_per_epoch": 1,
+       "batch_size": 8, "device": "cpu"}, out_dir=sys.argv[1])
+"""
+
+
+def test_a_plugin_written_for_the_earlier_step_api_fails_once_saying_what_changed(tmp_path):
+    earlier = {"matchlab_pseudolabel_plus/algorithm.py": EARLIER_STEP}
+    site = install_example_plugin(tmp_path / "plugin" / "site", earlier)
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_ONE, str(tmp_path / "run")],
+        env=env_with(site), cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode != 0
+    # One error, the last line of the traceback: which name went, what to write instead, where.
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: ssl_core.algorithms.base.pseudo_label_stats:"), last
+    assert "StepOutput by keyword" in last and "docs/ALGORITHMS.md" in last
+    assert result.stderr.count("Traceback") == 1

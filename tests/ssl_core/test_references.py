@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ssl_core.catalog import BUILTIN_ALGORITHMS
-from ssl_core.references import find
+from ssl_core.contract.catalog import BUILTIN_ALGORITHMS
+from ssl_core.contract.references import find
 
 
 def test_every_builtin_algorithm_has_a_published_cifar10_40_reference():

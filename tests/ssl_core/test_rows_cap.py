@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from ssl_core import catalog
-from ssl_core.spec import build_spec
+from ssl_core.contract import catalog
+from ssl_core.contract.spec import build_spec
 
 CASES = [
     # (spec, rows one step would push)

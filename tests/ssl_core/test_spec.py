@@ -3,7 +3,14 @@
 import pytest
 from pydantic import ValidationError
 
-from ssl_core.spec import PRESETS, RunSpec, build_spec, error_messages, flatten_spec, set_dotted
+from ssl_core.contract.spec import (
+    PRESETS,
+    RunSpec,
+    build_spec,
+    error_messages,
+    flatten_spec,
+    set_dotted,
+)
 
 
 def _errors(values):
@@ -25,7 +32,7 @@ def test_defaults_are_filled_per_dataset_and_algorithm():
         {"algorithm": "mixmatch", "dataset": "cifar10", "num_labels": 250}
     )
     assert mixmatch.net == "wrn_28_2" and mixmatch.uratio == 1
-    assert mixmatch.hparams.unlabeled_weight == 25.0  # sized to the default lr (issue 13)
+    assert mixmatch.hparams.unlabeled_weight == 25.0  # sized to the default lr
     stored = mixmatch.to_json_dict()
     assert "algorithm" not in stored["hparams"]
     assert RunSpec.model_validate(stored) == mixmatch  # the stored form validates back

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ssl_core.summary import update_summary
+from ssl_core.contract.summary import update_summary
 
 
 def test_summary_selects_on_validation_never_on_test():

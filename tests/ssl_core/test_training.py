@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from ssl_core import train
-from ssl_core.callbacks import Callback
-from ssl_core.catalog import BUILTIN_ALGORITHMS
-from ssl_core.metrics import expected_keys
-from ssl_core.spec import RunSpec
+from ssl_core.contract.callbacks import Callback
+from ssl_core.contract.catalog import BUILTIN_ALGORITHMS
+from ssl_core.contract.metrics import expected_keys
+from ssl_core.contract.spec import RunSpec
 from ssl_core.trainer import Trainer
 
 ALGORITHMS = list(BUILTIN_ALGORITHMS)  # the eleven: a new one is covered by being registered
@@ -76,9 +76,10 @@ def _comparable(metrics):
     return {k: v for k, v in metrics.items() if k != "train/imgs_per_s"}  # wall-clock varies
 
 
-# The algorithms that keep state between steps (thresholds, estimates, a rotation head).
+# The algorithms that keep state between steps (thresholds, estimates, a rotation head, the
+# teacher: the EMA the checkpoint holds once, for evaluation and for Mean Teacher).
 @pytest.mark.parametrize(
-    "algorithm", ["mixmatch", "flexmatch", "freematch", "softmatch", "remixmatch"]
+    "algorithm", ["mixmatch", "flexmatch", "freematch", "softmatch", "remixmatch", "meanteacher"]
 )
 def test_resume_gives_same_metrics_as_uninterrupted(tmp_path, algorithm):
     spec = {"algorithm": algorithm, **TINY, "epochs": 3}
@@ -125,7 +126,7 @@ def test_supervised_with_all_digits_labels_reaches_90_percent():
 
 
 def test_nan_loss_fails_with_a_readable_message():
-    from ssl_core.errors import TrainingDiverged
+    from ssl_core.contract.errors import TrainingDiverged
 
     trainer = Trainer(RunSpec.model_validate({"algorithm": "fixmatch", **TINY}))
     with torch.no_grad():

@@ -19,9 +19,9 @@ from app.config import Settings
 from app.store import crud
 from app.store.db import get_engine
 from app.store.models import Run
-from ssl_core.callbacks import EpochEnd, TrainStart
-from ssl_core.metrics import check_finite
-from ssl_core.summary import update_summary
+from ssl_core.contract.callbacks import EpochEnd, TrainStart
+from ssl_core.contract.metrics import check_finite
+from ssl_core.contract.summary import update_summary
 
 METRIC_KEYS = ("train/loss", "val/top1", "test/top1")
 

@@ -1,5 +1,5 @@
 """Every run records what produced it: code version and git state, software, the device and
-precision actually used, the dataset's bytes, and the host and worker (issue 12, item 4)."""
+precision actually used, the dataset's bytes, and the host and worker."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from app.queue import QUEUE
 from app.store import crud
 from app.store.models import MetricPoint, Status
-from ssl_core.errors import TrainingDiverged
+from ssl_core.contract.errors import TrainingDiverged
 from tests.worker.conftest import METRIC_KEYS, FakeTrain, load
 from worker.runner import run_training
 

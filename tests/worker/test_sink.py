@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from app.store.models import MetricPoint, Run
-from ssl_core.callbacks import EpochEnd, TrainStart
-from ssl_core.summary import update_summary
+from ssl_core.contract.callbacks import EpochEnd, TrainStart
+from ssl_core.contract.summary import update_summary
 from tests.worker.conftest import FakeTrain
 from worker.runner import claim_run
 from worker.sink import RunSink

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.cli import build_parser
+from matchlab.cli import build_parser
 from worker.slots import (
     MAX_GPU_SLOTS,
     THREADS_ENV,
@@ -48,7 +48,7 @@ def test_asked_for_threads_keep_the_slot_count():
 
 
 def test_on_a_gpu_free_memory_over_the_net_estimate_sets_the_slots():
-    from ssl_core import catalog
+    from ssl_core.contract import catalog
 
     per_run = catalog.net("wrn_28_2").gpu_gib
     plan = plan_slots(cores=16, nets=["wrn_28_2"], cuda_free_gib=per_run * 2.5)

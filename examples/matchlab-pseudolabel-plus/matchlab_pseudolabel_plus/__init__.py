@@ -6,8 +6,8 @@ Importing this module must not import torch (the web app never does); the step l
 
 from pydantic import Field
 
-from ssl_core.catalog import MASK_DIAGNOSTICS, AlgorithmEntry
-from ssl_core.hparams import HParams, UnitFloat
+from ssl_core.contract.catalog import MASK_DIAGNOSTICS, AlgorithmEntry
+from ssl_core.contract.hparams import HParams, UnitFloat
 
 
 class PseudoLabelPlusParams(HParams):

@@ -1,10 +1,11 @@
-"""The torch half: one ``step`` that says how the loss is made. The trainer does the rest."""
+"""The torch half: one ``step`` that says how the loss is made. The trainer does the rest,
+including the mask ratio, pseudo-label accuracy and per-class shares from what ``step`` returns."""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.algorithms.base import Algorithm, Batch, StepOutput, pseudo_label_stats
+from ssl_core.algorithms.base import Algorithm, Batch, StepOutput
 
 
 class PseudoLabelPlus(Algorithm):
@@ -22,8 +23,12 @@ class PseudoLabelPlus(Algorithm):
         weights = mask * confidence if self.hp.confidence_weighting else mask
         per_sample = F.cross_entropy(logits_b.float(), pseudo_labels, reduction="none")
         loss_u = (weights * per_sample).mean()  # over the whole unlabeled batch
-        loss = loss_x + self.hp.unlabeled_weight * loss_u
-
-        used, correct = pseudo_label_stats(mask, pseudo_labels, batch.u_true)
-        weight = torch.full((), self.hp.unlabeled_weight, device=self.device)
-        return StepOutput(loss, loss_x.detach(), loss_u.detach(), weight, used, correct, len(probs))
+        weight = self.hp.unlabeled_weight
+        return StepOutput(
+            loss=loss_x + weight * loss_u,
+            loss_x=loss_x,
+            loss_u=loss_u,
+            unlabeled_weight=weight,
+            pseudo_labels=pseudo_labels,
+            mask=mask,  # which pseudo-labels were used (train/mask_ratio, its accuracy)
+        )

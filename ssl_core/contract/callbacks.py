@@ -31,7 +31,7 @@ class TrainStart:
 class EpochEnd:
     epoch: int  # 1-based: the number of epochs done
     step: int
-    metrics: dict[str, float]  # every key of ssl_core.metrics this run logs, finite
+    metrics: dict[str, float]  # every key of ssl_core.contract.metrics this run logs, finite
     summary: dict[str, Any]  # best_val_top1, best_epoch, test_top1_at_best_val, last_test_top1
 
 
@@ -74,6 +74,6 @@ def check_callbacks(callbacks: Any) -> list[TrainingCallback]:
             ]
             raise TypeError(
                 f"callback {callback!r} lacks {', '.join(missing)}; subclass "
-                "ssl_core.callbacks.Callback and override what you need"
+                "ssl_core.contract.callbacks.Callback and override what you need"
             )
     return out

@@ -19,9 +19,11 @@ from pydantic import (
     model_validator,
 )
 
-from ssl_core import catalog
-from ssl_core.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
-from ssl_core.hparams import MAX_TOTAL_STEPS, HParams, Strict
+from ssl_core.contract import catalog
+from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
+from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
+from ssl_core.contract.presets import PRESETS as PRESETS  # re-exported: ssl_core.spec.PRESETS
+from ssl_core.contract.presets import preset_overrides
 
 WEAK_AUGMENTS = ("crop", "flip", "noise")
 
@@ -118,7 +120,7 @@ class RunSpec(Strict):
     )
     decay_all_params: bool = Field(
         False,
-        description="decay every parameter, BatchNorm and biases too (matchlab before issue 13); "
+        description="decay every parameter, BatchNorm and biases too (what earlier matchlab did); "
         "off: conv and linear weights only, as the papers, USB and TorchSSL",
     )
     lr_schedule: Literal["cosine", "constant"] = "cosine"
@@ -242,69 +244,6 @@ class RunSpec(Strict):
         return self.model_dump(mode="json")
 
 
-# Presets: field overrides applied before the user's own values. Keys of `hparams` apply only to
-# algorithms whose hyperparameter model has that field.
-PRESETS: dict[str, dict[str, Any]] = {
-    # The published CIFAR settings (FixMatch / FlexMatch / MixMatch papers, USB).
-    "paper": {
-        "batch_size": 64,
-        "optimizer": "sgd",
-        "lr": 0.03,
-        "momentum": 0.9,
-        "nesterov": True,
-        "weight_decay": 5e-4,
-        "lr_schedule": "cosine",
-        "ema_decay": 0.999,
-        "epochs": 1024,
-        "iters_per_epoch": 1024,
-        "eval_batch_size": 1024,
-        # No weak_augment here: the dataset's default is the papers' (crop + flip; crop only on
-        # SVHN, whose flip the papers leave out).
-        # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (issue 13).
-        "hparams": {"rampup_iters": 16384, "threshold_warmup": True},
-    },
-    # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
-    # takes int(128 / 10) = 12 per class, so 120), 128 iterations × 5 epochs,
-    # pad-crop + flip + gaussian noise, ramp-up over the whole run.
-    "tutorial": {
-        "num_labels": 120,
-        "batch_size": 64,
-        "optimizer": "adam",
-        "lr": 0.002,
-        "weight_decay": 0.0,
-        "lr_schedule": "constant",
-        "ema_decay": 0.9,
-        "epochs": 5,
-        "iters_per_epoch": 128,
-        "weak_augment": ["crop", "flip", "noise"],
-        "hparams": {
-            "unlabeled_weight": 75.0,
-            "rampup_iters": 640,
-            "temperature": 0.5,
-            "bn_stats_every_pass": True,  # the seed updated BatchNorm statistics on every pass
-            "threshold_warmup": True,  # FlexMatch as before issue 13, so these runs stay the same
-        },
-    },
-}
-
-
-def _preset_overrides(preset: str, algorithm: str, dataset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ValueError(f"preset: unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    values = {k: v for k, v in PRESETS[preset].items() if k != "hparams"}
-    fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
-    hparams = {}
-    for key, value in PRESETS[preset].get("hparams", {}).items():
-        if key in fields:
-            hparams[key] = value
-    if preset == "paper" and algorithm == "mixmatch":
-        hparams["unlabeled_weight"] = 150.0 if dataset == "cifar100" else 75.0
-    if preset == "paper" and dataset == "cifar100":
-        values["weight_decay"] = 1e-3
-    values["hparams"] = hparams
-    return values
-
-
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -326,7 +265,8 @@ def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
         dataset = values.get("dataset", "digits")
         # A dataset of the wrong type is refused by the spec's own validation below.
         preset_dataset = dataset if isinstance(dataset, str) else "digits"
-        values = _deep_merge(_preset_overrides(preset, algorithm, preset_dataset), values)
+        fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
+        values = _deep_merge(preset_overrides(preset, fields, algorithm, preset_dataset), values)
     return RunSpec.model_validate(values)
 
 

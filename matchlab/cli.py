@@ -1,4 +1,4 @@
-"""The ``matchlab`` command: up, web, worker, train, submit, sweep.
+"""The ``matchlab`` command: up, web, worker, train, submit, sweep, db.
 
 Heavy imports happen inside the commands: ``matchlab submit`` must not load torch or Celery.
 """
@@ -6,12 +6,13 @@ Heavy imports happen inside the commands: ``matchlab submit`` must not load torc
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.config import get_settings
+from app.config import get_settings, unknown_variables_warning
 
 if TYPE_CHECKING:
     from app.client import Client
@@ -43,7 +44,7 @@ def parse_grid_values(text: str) -> list[Any]:
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The spec from ``--file``, then the shortcut flags, then each ``--set key=value``."""
-    from ssl_core.spec import set_dotted
+    from ssl_core.contract.spec import set_dotted
 
     values: dict[str, Any] = {}
     if args.file:
@@ -68,7 +69,7 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    from ssl_core.spec import ALGORITHMS, DATASETS, PRESETS
+    from ssl_core.contract.spec import ALGORITHMS, DATASETS, PRESETS
 
     parser.add_argument(
         "--url", help="matchlab server (default: MATCHLAB_URL, else http://127.0.0.1:8000)"
@@ -153,6 +154,45 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_database() -> None:
+    """Create or upgrade the tables before serving; a refused database stops here, in words."""
+    from app.store.db import get_engine
+    from app.store.migrate import DatabaseTooNew
+
+    try:
+        get_engine()
+    except DatabaseTooNew as error:
+        raise SystemExit(f"matchlab: {error}") from None
+
+
+def bind_warning(host: str, token: str | None) -> str | None:
+    """A sentence when ``host`` lets other machines in and no token guards the server."""
+    if token:
+        return None
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    except ValueError:  # a name: only localhost is known to stay on this machine
+        if host.lower() == "localhost":
+            return None
+    return (
+        f"warning: listening on {host} without MATCHLAB_API_TOKEN: anyone who can reach this "
+        "port can read, launch and delete runs; set a token (README: Security)"
+    )
+
+
+def warn_about_settings(host: str | None = None) -> None:
+    """At a server's start: misspelled MATCHLAB_* variables, and an open non-loopback bind."""
+    import os
+
+    for warning in (
+        unknown_variables_warning(os.environ),
+        bind_warning(host, get_settings().api_token) if host is not None else None,
+    ):
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     import os
 
@@ -161,6 +201,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     # The app (built by the factory in this process) allows the bound host's name by default.
     os.environ["MATCHLAB_BIND_HOST"] = args.host
     get_settings.cache_clear()
+    open_database()
+    warn_about_settings(args.host)
 
     # SSE streams stay open; do not let them hold a shutdown for long.
     uvicorn.run(
@@ -179,6 +221,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.queue import QUEUE
     from worker.slots import THREADS_ENV, plan_for_this_machine, pool_args
 
+    open_database()
+    warn_about_settings()
     plan = plan_for_this_machine(args.slots, args.threads)
     print(f"matchlab worker: {plan.describe()}", flush=True)
     # Pool processes inherit it: each training takes its thread budget (worker/slots.py).
@@ -198,7 +242,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from app.stack.launcher import up
 
+    open_database()
     return up(args.host, args.port, demo=args.demo, slots=args.slots)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from app.store.migrate import db_command
+
+    return db_command(args.action, get_settings().db_url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", help="comma-separated, e.g. 0,1,2")
     sweep.add_argument("--sweep-name", help="the sweep's name")
     sweep.set_defaults(func=cmd_sweep)
+
+    db = commands.add_parser("db", help="the database schema: upgrade it, or show its revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
     return parser
 
 

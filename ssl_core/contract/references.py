@@ -20,7 +20,7 @@ USB_CLASSIC_CV = (
 )
 USB_SETTINGS = [("cifar10", 40), ("cifar10", 250), ("cifar10", 4000), ("svhn", 40), ("svhn", 250),
                 ("svhn", 1000), ("cifar100", 400), ("cifar100", 2500), ("cifar100", 10000)]  # fmt: skip
-# The USB baselines matchlab added in issue 14 (docs/ALGORITHMS.md has the whole table).
+# USB's baselines for the algorithms beyond the first four (docs/ALGORITHMS.md has the table).
 _USB_TABLE = {
     "pseudolabel": [76.29, 48.28, 14.90, 75.95, 16.60, 9.33, 87.15, 59.09, 38.86],
     "meanteacher": [76.93, 56.06, 15.47, 81.94, 25.10, 12.29, 90.34, 61.13, 39.05],

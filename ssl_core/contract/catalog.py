@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from importlib import import_module, metadata
 from typing import Any
 
-from ssl_core import hparams as hp
+from ssl_core.contract import hparams as hp
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class AlgorithmEntry:
     default_ema_decay: float = 0.99
     # Unlabeled views per step ("weak" / "strong"), or a function of the hyperparameters.
     views: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
-    # Optional metric keys (ssl_core.metrics) this algorithm logs beyond the common ones.
+    # Optional metric keys (ssl_core.contract.metrics) this algorithm logs beyond the common ones.
     diagnostics: tuple[str, ...] = ()
     color: str | None = None  # chart and chip colour; None: a spare colour
     description: str = ""
@@ -99,7 +99,7 @@ class NetEntry:
 MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
 PSEUDO_LABEL_SHARE = "train/pseudo_label_share/<class>"
 # What the built-in methods that make pseudo-labels log: the mask diagnostics and, through
-# ``Algorithm.pseudo_label_stats``, the share of the admitted pseudo-labels naming each class.
+# the trainer's ``EpochMeter``, the share of the admitted pseudo-labels naming each class.
 PSEUDO_LABEL_DIAGNOSTICS = (*MASK_DIAGNOSTICS, PSEUDO_LABEL_SHARE)
 
 _BUILTIN_ALGORITHMS = (
@@ -253,7 +253,7 @@ class Catalog:
             raise ValueError(f"algorithm {entry.name!r} is registered twice")
         if not issubclass(entry.params, hp.HParams):
             raise TypeError(
-                f"algorithm {entry.name!r}: params must subclass ssl_core.hparams.HParams"
+                f"algorithm {entry.name!r}: params must subclass ssl_core.contract.hparams.HParams"
             )
         if entry.color is None:
             used = {a.color for a in self.algorithms.values()}
