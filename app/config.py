@@ -44,7 +44,7 @@ class Settings(CoreSettings):
         "beyond it 503 with Retry-After (see app/live/streams.py)",
     )
     max_streams_per_client: int = Field(
-        50,
+        100,
         ge=1,
         description="event streams one client address may hold; beyond it 429 with Retry-After "
         "(behind a proxy every client may share one address: raise it)",
