@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.engine = web_engine(settings.db_url, settings.database_timeout_seconds)
+    app.state.engine = web_engine(settings)
+    app.router.add_event_handler("shutdown", app.state.engine.dispose)
     # Requests that need the database take a place here before they take a thread: a stalled
     # database then holds at most this many threads, never the ones static files and pages
     # without data run on (app.deps.get_session).

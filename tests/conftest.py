@@ -12,7 +12,6 @@ import redis
 from app.config import Settings
 from app.queue import breaker
 from app.stack.redis_server import free_port, start_redis
-from app.store import waits
 from app.store.db import _engines
 
 # Starlette's TestClient sends "Host: testserver"; the real servers the e2e tests start are
@@ -48,5 +47,3 @@ def settings(tmp_path: Path, redis_url: str) -> Iterator[Settings]:
     engine = _engines.pop(value.db_url, None)
     if engine is not None:
         engine.dispose()
-    for key in [key for key in waits._engines if key[0] == value.db_url]:
-        waits._engines.pop(key).dispose()  # the web server's engines (app.store.waits)

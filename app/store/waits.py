@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.store.db import make_engine
+from app.config import Settings
+from app.store.db import get_engine, make_engine
 
 # PostgreSQL's codes for "gave up waiting": lock_not_available, query_canceled (the statement
 # timeout), and the server refusing connections (too many, starting up, shutting down).
@@ -30,7 +31,6 @@ DB_REQUESTS = 32
 # How long a request queues for a place (on the event loop, holding no thread), in database
 # timeouts: places free up at least this often, since every wait of a holder is bounded.
 PLACE_WAIT_TIMEOUTS = 4
-_engines: dict[tuple[str, float], Engine] = {}
 
 
 class DatabaseBusy(Exception):
@@ -51,14 +51,13 @@ def engine_options(url: str, timeout_seconds: float) -> dict[str, Any]:
     return {"connect_args": connect_args, "pool_timeout": timeout_seconds}
 
 
-def web_engine(url: str, timeout_seconds: float) -> Engine:
-    """The web server's engine for ``url`` (one per process and timeout)."""
-    key = (url, timeout_seconds)
-    if key not in _engines:
-        # Upgrades first, on a patient engine: a migration may take longer than a request may.
-        make_engine(url).dispose()
-        _engines[key] = make_engine(url, migrate=False, **engine_options(url, timeout_seconds))
-    return _engines[key]
+def web_engine(settings: Settings) -> Engine:
+    """A new engine for the web server: the schema created or upgraded first, on the patient
+    process-wide engine (``get_engine``: a migration may take longer than a request may), then
+    the bounded one. The app disposes it when it shuts down (``app.main``)."""
+    get_engine(settings)
+    url, timeout = settings.db_url, settings.database_timeout_seconds
+    return make_engine(url, migrate=False, **engine_options(url, timeout))
 
 
 def database_problem(exc: BaseException) -> str | None:
