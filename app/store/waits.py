@@ -30,7 +30,7 @@ BUSY_CODES = {"55P03", "57014", "53300", "57P03"}
 DB_REQUESTS = 32
 # How long a request queues for a place (on the event loop, holding no thread), in database
 # timeouts: places free up at least this often, since every wait of a holder is bounded.
-PLACE_WAIT_TIMEOUTS = 4
+PLACE_WAIT_TIMEOUTS = 2
 
 
 class DatabaseBusy(Exception):
