@@ -84,8 +84,10 @@ def test_the_checks_see_a_violation():
 # other route is a plain ``def``: FastAPI runs it in a worker thread, so a slow database or a
 # Redis that never answers holds up that request alone (tests/reliability/test_slow_redis.py).
 # (Paths as their routers declare them: the event stream is /api/runs/{run_id}/events.) The
-# docs pages come from fastapi-offline and only render a template.
+# docs pages come from fastapi-offline and only render a template. Static files and the health
+# check run their work in threads of their own, so a stalled database never holds them up.
 ASYNC_ROUTES = {"/runs/{run_id}/events", "/docs", "/docs/oauth2-redirect", "/redoc"}
+ASYNC_ROUTES |= {"/static/{name}", "/health"}
 
 
 def test_no_route_that_touches_redis_or_the_database_runs_on_the_event_loop():
