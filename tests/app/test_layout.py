@@ -90,7 +90,7 @@ ASYNC_ROUTES = {"/runs/{run_id}/events", "/docs", "/docs/oauth2-redirect", "/red
 ASYNC_ROUTES |= {"/static/{name}", "/health"}
 
 
-def test_no_route_that_touches_redis_or_the_database_runs_on_the_event_loop():
+def test_no_route_that_touches_redis_or_the_database_runs_on_the_event_loop(settings):
     import inspect
 
     from fastapi.routing import APIRoute
@@ -102,7 +102,7 @@ def test_no_route_that_touches_redis_or_the_database_runs_on_the_event_loop():
             inner = getattr(route, "original_router", None)
             yield from flat(inner.routes) if inner is not None else [route]
 
-    routes = [r for r in flat(create_app().routes) if isinstance(r, APIRoute)]
+    routes = [r for r in flat(create_app(settings).routes) if isinstance(r, APIRoute)]
     assert len(routes) > 20
     on_loop = {r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)}
     assert on_loop == ASYNC_ROUTES
