@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
-from app.store import crud
+from app.store import crud, limits
 from app.store.compare import split_keys
 from app.store.exports import write_csv
 from app.store.models import Run
@@ -33,7 +33,9 @@ def run_metrics(
     Above ``max_points`` a series keeps its first and last point and each bucket's min and max.
     """
     run = crud.get_run(session, run_id)
-    series = crud.load_points(session, [run.id], split_keys(keys))[run.id]
+    wanted = split_keys(keys)
+    limits.check_keys(wanted, limits.MAX_KEYS_PER_RUN)
+    series = crud.load_points(session, [run.id], wanted)[run.id]
     return {
         "run_id": run.id,
         "keys": crud.metric_keys(session, [run.id]),
@@ -45,6 +47,7 @@ def run_metrics(
 def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
     run = crud.get_run(session, run_id)
+    limits.check_points(sum(crud.point_counts(session, [run.id]).values()))
     epochs = crud.load_epochs(session, run.id)
     keys = sorted({key for entry in epochs for key in entry["metrics"]})
     rows = (

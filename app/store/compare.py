@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.store import crud
+from app.store import crud, limits
 from app.store.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
 from app.store.finished import counted_groups, group_counts, mark_runs
 from app.store.models import Run
@@ -73,6 +73,7 @@ def compare(
     if missing:
         raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
     key_list = split_keys(keys) or [metrics.VAL_TOP1]
+    limits.check_keys(key_list, limits.MAX_COMPARE_KEYS)
     try:
         groups, differing = group_runs(members, group_by)
     except ValueError as exc:

@@ -66,7 +66,7 @@ def test_a_full_database_answers_507_and_changes_nothing(settings: Settings):
         for i in range(30):
             client.post("/api/runs", json={"algorithm": "fixmatch", "notes": "x" * 3000 + str(i)})
         total = client.get("/api/runs").json()["total"]
-        fill_database(get_engine(settings))
+        fill_database(client.app.state.engine)  # the web server's own engine
         refused = client.post("/api/runs", json={"algorithm": "fixmatch", "notes": "y" * 4000})
         assert refused.status_code == 507, refused.text
         assert refused.json()["detail"].startswith("disk full: ")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ssl_core import train
-from ssl_core.callbacks import Callback
-from ssl_core.errors import CheckpointMismatch
+from ssl_core.contract.callbacks import Callback
+from ssl_core.contract.errors import CheckpointMismatch
 
 TINY = {"algorithm": "fixmatch", "epochs": 1, "iters_per_epoch": 2, "batch_size": 8,
         "eval_batch_size": 256, "device": "cpu"}  # fmt: skip

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from app.queue import QUEUE
 from app.store import crud
 from app.store.models import Run, Status, utcnow
-from ssl_core.callbacks import TrainStart
+from ssl_core.contract.callbacks import TrainStart
 from tests.worker.conftest import load
 from worker.recovery import requeue_lost_runs
 from worker.runner import run_training
