@@ -75,6 +75,12 @@ def test_runs_list_is_a_table_with_the_pages_headings(server_url, engine, capsys
     page = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in page["items"]] == ["waiting"]
 
+    Client(server_url).http.patch(f"/api/runs/{done}", json={"tags": ["baseline", "v2"]})
+    argv = ["runs", "list", "--url", server_url, "--tag", "baseline", "--tag", "v2"]
+    assert main([*argv, "--where", "best_val_top1>=70"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].split()[:2] == [str(done), "good"]
+
 
 def test_show_cancel_resume_and_download(server_url, engine, settings, tmp_path, capsys):  # noqa: F811
     with Client(server_url) as lab:

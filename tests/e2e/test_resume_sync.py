@@ -12,13 +12,17 @@ import sys
 import pytest
 
 from app.client import MatchlabError
+from matchlab.cli import main
 from tests.e2e.conftest import ROOT, Stack, tiny_spec
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_cancelled_run_resumes_as_the_same_run_and_keeps_its_epochs(stack: Stack):
+def test_a_cancelled_run_resumes_as_the_same_run_and_keeps_its_epochs(stack: Stack, capsys):
     stack.start_worker()
+    assert main(["status", "--url", stack.url]) == 0
+    assert re.search(r"workers   1\n  matchlab-\d+@\S+: 0 of 1 slots training\n",
+                     capsys.readouterr().out)  # fmt: skip
     lab = stack.client
     run_id = lab.submit(tiny_spec(epochs=6, iters_per_epoch=8))["id"]
     stack.wait_for(lambda: lab.get(run_id)["epoch"] >= 1, "the first epoch", 120)
