@@ -31,8 +31,9 @@ def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
         )
     if not checkpoint.is_file():
         raise Conflict(
-            f"run {run.id} has no checkpoint to resume from (it stopped before its first "
-            "epoch ended); retry it to start over"
+            f"run {run.id} has no checkpoint to resume from in {checkpoint.parent} (it stopped "
+            "before its first epoch ended, or trained before run folders were named by uid); "
+            "retry it to start over"
         )
     # Conditional: a second resume (or a delete) between our read and this write does nothing.
     changed = session.exec(
