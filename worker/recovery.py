@@ -25,6 +25,7 @@ from app.live import notify
 from app.queue import enqueue, queued_run_ids
 from app.store.db import get_engine
 from app.store.models import Run, Status, utcnow
+from worker.search_step import advance_searches
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def start_watchdog(
 
     def loop() -> None:
         while True:
-            for check in (recover_stale_runs, requeue_lost_runs):
+            for check in (recover_stale_runs, requeue_lost_runs, advance_searches):
                 try:
                     check(settings)
                 except Exception:  # the database may be briefly unreachable; try next round

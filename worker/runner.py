@@ -26,8 +26,9 @@ from app.live import notify
 from app.queue import enqueue
 from app.store.db import get_engine
 from app.store.errors import storage_problem
-from app.store.models import Run, Status, utcnow
+from app.store.models import TERMINAL, Run, Status, utcnow
 from ssl_core.contract.spec import error_messages
+from worker.search_step import advance_search
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)
@@ -178,4 +179,6 @@ def run_training(
     finally:
         sink.close()  # also on KeyboardInterrupt: the heartbeat goes stale and a worker resumes it
     notify.publish_status(settings.redis_url, final)
+    if final is not None and final.status in TERMINAL:  # a search's trial may have ended
+        advance_search(settings, final.sweep_id)
     return final.status if final is not None else None

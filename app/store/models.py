@@ -67,6 +67,39 @@ class Sweep(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A retried POST /api/sweeps with the same Idempotency-Key finds this sweep (NULLs repeat).
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    # ``grid``: every run made at once; ``random`` / ``tpe``: a search, whose trials are asked
+    # for one by one (app/store/search.py) from ``search`` (space, budget, parallel, seed).
+    method: str = Field(default="grid", max_length=20)
+    search: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # A search's own state: running, paused, stopped or finished (None for a grid).
+    state: str | None = Field(default=None, max_length=20)
+
+
+class TrialState(StrEnum):
+    running = "running"  # its runs are queued or training
+    complete = "complete"  # every seed succeeded: it has an objective
+    failed = "failed"  # a run failed or was cancelled, or its configuration was refused
+
+
+class Trial(SQLModel, table=True):
+    """One configuration of a search, trained once per seed of the sweep.
+
+    ``(sweep_id, number)`` is unique: two processes asking for the next trial at once insert the
+    same number and one of them fails, so a search never gets a duplicate trial."""
+
+    __tablename__ = "trials"
+    __table_args__ = (Index("ux_trials_sweep_number", "sweep_id", "number", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(sa_column=Column(Integer, ForeignKey("sweeps.id"), nullable=False))
+    number: int  # 0, 1, 2, ... in the order asked
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    run_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=TrialState.running)
+    objective: float | None = None  # the mean over seeds of the search's validation metric
+    reason: str | None = Field(default=None, sa_column=Column(Text))  # why it failed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = _time()
 
 
 class Run(SQLModel, table=True):
