@@ -223,3 +223,19 @@ def test_a_grid_refuses_a_space(client, engine):
     grid = {"base": {"algorithm": "fixmatch"}, "grid": {"lr": [0.1]}, "space": SPACE}
     response = client.post("/api/sweeps", json=grid)
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "space"
+
+
+def test_the_sweep_page_shows_the_trials(settings, engine):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as pages:
+        sweep = pages.post("/api/sweeps", json=body(method="random", parallel=1)).json()
+        finish(engine, sweep["id"], fail=lambda spec: spec["seed"] == 2)
+        page = pages.get(f"/sweeps/{sweep['id']}")
+    assert page.status_code == 200
+    table = page.text.split('id="trials-table"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 1 + 2  # heading, the failed trial 0 and trial 1 training
+    assert "failed" in table and "seed 2" in table and "boom" in table
+    assert "lr</code>=" in table
