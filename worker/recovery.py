@@ -42,8 +42,8 @@ class Recovery:
 
 
 def _verdict(run: Run, settings: Settings) -> tuple[Status, str | None]:
-    if run.cancel_requested:
-        return Status.cancelled, None
+    if run.cancel_requested:  # stopped early by its search: pruned (app/store/early_stop.py)
+        return (Status.pruned if run.stop_reason else Status.cancelled), None
     if run.recoveries >= MAX_RECOVERIES:
         return Status.failed, (
             f"WorkerLost: the worker training this run stopped {run.recoveries + 1} times without "
@@ -83,7 +83,9 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
             session.commit()
             if not changed:
                 continue  # another worker got there first, or it just sent a heartbeat
-            getattr(result, {"queued": "requeued"}.get(status, status)).append(run.id)
+            getattr(
+                result, {"queued": "requeued", "pruned": "cancelled"}.get(status, status)
+            ).append(run.id)
             session.refresh(run)
             notify.publish_status(settings.redis_url, run)
     for run_id in result.requeued:

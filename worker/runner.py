@@ -90,6 +90,12 @@ def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Ru
         return session.get(Run, run_id) if changed else None
 
 
+def _stop_reason(engine: Engine, run_id: int) -> str | None:
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        return run.stop_reason if run is not None else None
+
+
 def describe_error(exc: BaseException) -> str:
     """First line for lists (``Type: message``), then the traceback for the run page."""
     message = str(exc).strip() or repr(exc)
@@ -160,7 +166,11 @@ def run_training(
         sink.close()
         summary = summary or sink.summary  # train's return value is the trainer's summary
         if sink.cancelled:
-            final = set_status(engine, run_id, Status.cancelled, summary=summary)
+            # Stopped early by its search (app/store/early_stop.py): its own terminal state.
+            pruned = _stop_reason(engine, run_id) is not None
+            final = set_status(
+                engine, run_id, Status.pruned if pruned else Status.cancelled, summary=summary
+            )
         elif summary.get("stopped"):
             # Worker shutdown: back to the queue; the next worker resumes from the checkpoint.
             final = set_status(

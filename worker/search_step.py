@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.queue import enqueue_all
 from app.store.db import get_engine
+from app.store.early_stop import apply_stops
 from app.store.models import Sweep
 from app.store.search import advance
 
@@ -26,7 +27,9 @@ def advance_search(settings: Settings, sweep_id: int | None) -> list[int]:
     if sweep_id is None:
         return []
     try:
-        made = advance(get_engine(settings), sweep_id)
+        engine = get_engine(settings)
+        apply_stops(engine, sweep_id)
+        made = advance(engine, sweep_id)
         if made:
             enqueue_all(settings.redis_url, made)
         return made

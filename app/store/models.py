@@ -22,9 +22,10 @@ class Status(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
+    pruned = "pruned"  # stopped early by its search (``stop_reason`` says why); unfinished
 
 
-TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
+TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled, Status.pruned})
 
 
 def new_uid() -> str:
@@ -79,6 +80,7 @@ class TrialState(StrEnum):
     running = "running"  # its runs are queued or training
     complete = "complete"  # every seed succeeded: it has an objective
     failed = "failed"  # a run failed or was cancelled, or its configuration was refused
+    pruned = "pruned"  # stopped early (app/store/early_stop.py); ``reason`` says why
 
 
 class Trial(SQLModel, table=True):
@@ -151,6 +153,8 @@ class Run(SQLModel, table=True):
     # What produced it (ssl_core.environment + host and worker), written when training starts.
     environment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # Why its search stopped it early, in words (then it ends ``pruned``, not ``cancelled``).
+    stop_reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class EndedSession(SQLModel, table=True):

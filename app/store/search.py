@@ -61,7 +61,8 @@ def _settle(engine: Engine, sweep_id: int) -> None:
             elif any(run.status not in TERMINAL for run in runs):
                 continue
             else:
-                bad = [run for run in runs if run.status != Status.succeeded]
+                bad = [run for run in runs if run.status not in (Status.succeeded, Status.pruned)]
+                stopped = [run for run in runs if run.status == Status.pruned]
                 values = [(run.summary or {}).get(OBJECTIVE) for run in runs]
                 if bad:
                     first = bad[0]
@@ -69,6 +70,9 @@ def _settle(engine: Engine, sweep_id: int) -> None:
                     reason = f"run {first.id} (seed {first.spec.get('seed')}) {first.status}"
                     reason += f": {said[0]}" if said else ""
                     state, objective = TrialState.failed, None
+                elif stopped:
+                    state, objective = TrialState.pruned, None
+                    reason = stopped[0].stop_reason or "stopped early"
                 elif any(v is None for v in values):
                     state, objective, reason = TrialState.failed, None, "no validation metric"
                 else:
@@ -113,6 +117,7 @@ def suggest(sweep: Sweep, trials: list[Trial]) -> dict[str, Any]:
         state = {
             TrialState.complete: optuna.trial.TrialState.COMPLETE,
             TrialState.failed: optuna.trial.TrialState.FAIL,
+            TrialState.pruned: optuna.trial.TrialState.PRUNED,
         }.get(trial.state, optuna.trial.TrialState.RUNNING)
         study.add_trial(
             optuna.trial.create_trial(

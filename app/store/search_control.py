@@ -38,7 +38,7 @@ def create_search(
     created)`` — with an ``idempotency_key`` used before, the earlier search and no runs."""
     reject_nul(name, "name")
     reject_nul(space, "space")
-    check_search(method, base, space, seeds, budget, parallel, preset)
+    check_search(method, base, space, seeds, budget, parallel, preset, early_stop)
     search = {
         "space": space,
         "budget": budget,

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from app.store.crud import InvalidInput, validate_spec
+from app.store.early_stop import check_early_stop
 from ssl_core.contract.spec import set_dotted
 
 METHODS = ("grid", "random", "tpe")
@@ -83,6 +84,7 @@ def check_search(
     budget: Any,
     parallel: Any,
     preset: str | None,
+    early_stop: Any = None,
 ) -> None:
     """Raise ``InvalidInput`` listing every problem of a random/TPE search's settings."""
     errors: list[dict[str, str]] = []
@@ -102,6 +104,7 @@ def check_search(
     if "seed" in space:
         errors.append({"field": "space.seed", "message": "give seeds in `seeds`, not the space"})
     _check_budget(budget, errors)
+    errors.extend(check_early_stop(early_stop))
     if not _whole(parallel) or parallel < 1:
         errors.append({"field": "parallel", "message": f"must be 1 or more, not {parallel!r}"})
     try:

@@ -1,5 +1,6 @@
 """Searches: a sweep's ``method`` (grid, random, tpe), its ``search`` settings and ``state``,
-and its trials (one row per configuration asked for, unique by sweep and number).
+its trials (one row per configuration asked for, unique by sweep and number), and why a run
+was stopped early (``runs.stop_reason``).
 
 Revision ID: 0009_search_trials
 """
@@ -40,10 +41,15 @@ def upgrade() -> None:
             sa.Column("finished_at", sa.DateTime),
         )
     create_index("ux_trials_sweep_number", "trials", ["sweep_id", "number"], unique=True)
+    add_columns("runs", sa.Column("stop_reason", sa.Text))
 
 
 def applied() -> bool:
-    return {"method", "search", "state"} <= columns("sweeps") and has_table("trials")
+    return (
+        {"method", "search", "state"} <= columns("sweeps")
+        and has_table("trials")
+        and "stop_reason" in columns("runs")
+    )
 
 
 def downgrade() -> None:
