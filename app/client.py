@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = ("succeeded", "failed", "cancelled", "pruned")
 
 
 class QueueUnreachable(UserWarning):

@@ -8,7 +8,7 @@ The rules (``early_stop`` of a search, each setting with its default):
   algorithm's λu ramp-up (``hparams.rampup_iters``, ``hparams.unlabeled_warmup`` × steps):
   thresholding methods start slowly (mask ≈ 0 early), so early speed must not rank them.
 - ASHA (``method: "asha"``): rungs at ``min_step`` × ``reduction``^k steps (``reduction`` 3). A
-  configuration is judged at the highest rung all of its seeds have reached, and only against
+  configuration is judged at each rung all of its seeds have reached, and only against
   configurations whose *same seeds* reached that rung (every trial of a search has the same
   seeds, so the comparison is seed-paired: a mean over the same seeds on both sides). Its score
   there is, per seed, the best validation top-1 up to the rung (patience for jitter: one bad
@@ -163,19 +163,19 @@ def decide(engine: Engine, sweep_id: int) -> dict[int, str]:
     for trial in live:
         if trial.id in stops:
             continue
-        reached = [r for r in rungs if score(trial, r) is not None]
-        if not reached:
-            continue
-        rung = reached[-1]
-        scores = sorted((s for t in trials if (s := score(t, rung)) is not None), reverse=True)
-        mine = score(trial, rung)
-        keep = math.ceil(len(scores) / eta)
-        if len(scores) >= eta and mine < scores[keep - 1]:
-            stops[trial.id] = (
-                f"stopped at step {rung:,}: mean {BEST_LABEL} {mine:.1f} over its seeds, "
-                f"below the top {keep} of {len(scores)} configurations at this rung "
-                f"({scores[keep - 1]:.1f})"
-            )
+        for rung in rungs:  # judged at each rung its seeds reached, as ASHA on arrival
+            mine = score(trial, rung)
+            if mine is None:
+                break
+            scores = sorted((s for t in trials if (s := score(t, rung)) is not None), reverse=True)
+            keep = math.ceil(len(scores) / eta)
+            if len(scores) >= eta and mine < scores[keep - 1]:
+                stops[trial.id] = (
+                    f"stopped at step {rung:,}: mean {BEST_LABEL} {mine:.1f} over its seeds, "
+                    f"below the top {keep} of {len(scores)} configurations at this rung "
+                    f"({scores[keep - 1]:.1f})"
+                )
+                break
     return stops
 
 

@@ -39,6 +39,7 @@ class RunOut(BaseModel):
     summary: dict[str, Any] | None
     error: str | None = Field(description="full text on a run, its first line in lists")
     error_line: str | None
+    stop_reason: str | None = Field(None, description="why its search stopped it (pruned)")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -87,6 +88,7 @@ class RunOut(BaseModel):
             slot=run.slot,
             device=run.device,
             tags=run.tags or [],
+            stop_reason=run.stop_reason,
             environment=None if brief else run.environment,
         )
 

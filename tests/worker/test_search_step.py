@@ -74,3 +74,32 @@ def test_the_watchdog_asks_for_a_trial_a_dead_worker_did_not(settings, engine):
     assert set(made) <= set(queued_run_ids(settings.redis_url))
     assert advance_searches(settings) == []  # once: asking again makes nothing
     assert len(trials(engine, sweep_id)) == 2
+
+
+def test_a_collapsed_run_ends_pruned_and_the_search_goes_on(settings, engine):
+    from ssl_core.contract.metrics import MASK_RATIO
+    from tests.worker.conftest import epoch_metrics
+
+    with Session(engine) as session:
+        sweep, _, _ = create_search(
+            session, "random", {"algorithm": "fixmatch", "epochs": 6}, SPACE, [0],
+            {"configs": 2}, 1, {"method": "none", "patience": 2, "min_step": 0},
+        )  # fmt: skip
+    (run_id,) = queued(engine, sweep.id)
+
+    def collapsed(epoch: int) -> dict[str, float]:
+        return {**epoch_metrics(epoch), MASK_RATIO: 0.0}
+
+    def watchdog(epoch: int) -> None:
+        advance_searches(settings)  # what the worker's periodic check does
+
+    fake = FakeTrain(epochs=6, iters_per_epoch=20, step_seconds=0.005, metrics=collapsed,
+                     on_epoch=watchdog)  # fmt: skip
+    assert run_training(run_id, settings=settings, train=fake) == Status.pruned
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        assert 2 <= run.epoch < 6
+        assert run.stop_reason == "stopped at step 40: mask ratio 0.00 for 2 evaluations (seed 0)"
+    got = sorted(trials(engine, sweep.id), key=lambda t: t.number)
+    assert [t.state for t in got] == ["pruned", "running"]
+    assert got[0].reason == run.stop_reason
