@@ -41,7 +41,9 @@ def advance_search(settings: Settings, sweep_id: int | None) -> list[int]:
 
 
 def advance_searches(settings: Settings) -> list[int]:
-    """Every running search advanced (the watchdog's periodic check)."""
+    """Every running or paused search advanced (the watchdog's periodic check): a paused one
+    still records its trials and stops its weak or collapsed runs."""
     with Session(get_engine(settings)) as session:
-        ids = session.exec(select(Sweep.id).where(col(Sweep.state) == "running")).all()
+        query = select(Sweep.id).where(col(Sweep.state).in_(("running", "paused")))
+        ids = session.exec(query).all()
     return [run_id for sweep_id in ids for run_id in advance_search(settings, sweep_id)]

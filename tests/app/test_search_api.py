@@ -239,3 +239,15 @@ def test_the_sweep_page_shows_the_trials(settings, engine):
     assert table.count("<tr>") == 1 + 2  # heading, the failed trial 0 and trial 1 training
     assert "failed" in table and "seed 2" in table and "boom" in table
     assert "lr</code>=" in table
+
+
+def test_a_retried_search_with_its_key_is_made_once(client, engine, settings):
+    headers = {"Idempotency-Key": "search-1"}
+    first = client.post("/api/sweeps", json=body(), headers=headers)
+    again = client.post("/api/sweeps", json=body(), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and len(again.json()["trials"]) == 2
+    assert count(engine, Sweep) == 1 and count(engine, Run) == 6
+    assert redis.Redis.from_url(settings.redis_url).llen(QUEUE) == 6
+    other = client.post("/api/sweeps", json=body(parallel=1), headers=headers)
+    assert other.status_code == 422 and other.json()["detail"][0]["field"] == "Idempotency-Key"

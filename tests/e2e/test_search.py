@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, pause_when, tiny_spec
@@ -80,3 +81,22 @@ def test_a_random_search_survives_a_killed_worker_and_web_app(stack: Stack):
     check_whole(done, 3, seeds)
     recovered = [stack.client.get(r["id"])["recoveries"] for r in done["trials"][1]["runs"]]
     assert sum(recovered) == 1, stack.logs()
+
+
+def test_a_collapsed_configuration_is_stopped_with_its_reason_on_the_page(stack: Stack):
+    stack.start_worker()
+    # τ 0.99 on a fresh net: no unlabeled image is confident enough, the mask ratio stays 0.
+    space = {"hparams.threshold": {"type": "uniform", "low": 0.985, "high": 0.99}}
+    early_stop = {"method": "none", "min_step": 0, "patience": 2, "mask_floor": 0.05}
+    base = tiny_spec(epochs=40, iters_per_epoch=3)
+    sweep = stack.client.search(
+        base, space, [0], {"configs": 2}, "random", parallel=1, early_stop=early_stop
+    )
+    done = finished(stack, sweep["id"])
+    assert [t["state"] for t in done["trials"]] == ["pruned", "pruned"], done["trials"]
+    reason = done["trials"][0]["reason"]
+    assert reason.startswith("stopped at step ") and "mask ratio 0.0" in reason, reason
+    run = stack.client.get(done["trials"][0]["runs"][0]["id"])
+    assert run["status"] == "pruned" and run["stop_reason"] == reason and run["epoch"] < 40
+    page = httpx.get(f"{stack.url}/sweeps/{sweep['id']}").text
+    assert "pruned" in page and "mask ratio" in page
