@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = ("succeeded", "failed", "cancelled", "pruned")
 STATUSES = ("queued", "running", *TERMINAL)
 
 
@@ -272,8 +272,44 @@ class Client:
         body = {"base": base, "grid": grid, "seeds": seeds, "name": name, "preset": preset}
         return self._call("POST", "/api/sweeps", json=body)
 
+    def search(
+        self,
+        base: dict[str, Any],
+        space: dict[str, dict[str, Any]],
+        seeds: list[int],
+        budget: dict[str, int],
+        method: str = "tpe",
+        parallel: int = 1,
+        name: str | None = None,
+        preset: str | None = None,
+        sampler_seed: int = 0,
+        early_stop: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start a ``random`` or ``tpe`` search over ``space`` (field → ``{"type": "log_uniform",
+        "low": ..., "high": ...}``, ``uniform``, ``int`` or ``{"type": "choice", "values": [...]}``)
+        within ``budget`` (``{"configs": N}`` and/or ``{"steps": N}``), every configuration on
+        every one of ``seeds``; returns the sweep JSON with its ``trials``."""
+        body = {
+            "method": method,
+            "base": base,
+            "space": space,
+            "seeds": seeds,
+            "budget": budget,
+            "parallel": parallel,
+            "name": name,
+            "preset": preset,
+            "sampler_seed": sampler_seed,
+            "early_stop": early_stop,
+        }
+        return self._call("POST", "/api/sweeps", json=body)
+
     def get_sweep(self, sweep_id: int) -> dict[str, Any]:
         return self._call("GET", f"/api/sweeps/{sweep_id}")
+
+    def steer_search(self, sweep_id: int, action: str, **budget: int) -> dict[str, Any]:
+        """``action`` pause, resume, stop, or extend (with ``configs=`` and/or ``steps=``)."""
+        body = budget if action == "extend" else None
+        return self._call("POST", f"/api/sweeps/{sweep_id}/{action}", json=body)
 
     def compare(self, run_ids: list[int], keys: list[str] | None = None, **params: Any) -> dict:
         params = {"runs": ",".join(map(str, run_ids)), **params}

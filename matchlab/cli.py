@@ -146,13 +146,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     with client_for(args) as lab:
         try:
+            if args.method != "grid":
+                return _search(args, lab, seeds)
             sweep = lab.sweep(spec_from_args(args), grid, seeds, args.sweep_name, args.preset)
-        except MatchlabError as error:
+        except (MatchlabError, ValueError) as error:
             print(f"not submitted: {error}", file=sys.stderr)
             return 2
         print(f"sweep {sweep['id']} ({len(sweep['runs'])} runs): {lab.url}/sweeps/{sweep['id']}")
         for run in sweep["runs"]:
             print(f"  run {run['id']}: {run['name']}")
+    return 0
+
+
+def parse_dimension(item: str) -> tuple[str, dict[str, Any]]:
+    """``lr=log_uniform:1e-4:1`` or ``hparams.unlabeled_weight=choice:0.5,1,2``."""
+    key, text = parse_assignment(item, "--space")
+    kind, _, rest = text.partition(":")
+    if kind == "choice":
+        return key, {"type": kind, "values": parse_grid_values(rest)}
+    low, _, high = rest.partition(":")
+    number = int if kind == "int" else float
+    try:
+        return key, {"type": kind, "low": number(low), "high": number(high)}
+    except ValueError:
+        raise ValueError(f"--space {item}: write KEY={kind}:LOW:HIGH") from None
+
+
+def _search(args: argparse.Namespace, lab: Any, seeds: list[int] | None) -> int:
+    space = dict(parse_dimension(item) for item in args.space or [])
+    budget = {k: v for k, v in (("configs", args.configs), ("steps", args.steps)) if v}
+    sweep = lab.search(
+        spec_from_args(args), space, seeds or [0], budget, args.method, args.parallel,
+        args.sweep_name, args.preset, args.sampler_seed,
+    )  # fmt: skip
+    print(f"{args.method} search {sweep['id']}: {lab.url}/sweeps/{sweep['id']}")
+    for trial in sweep["trials"]:
+        print(f"  trial {trial['number']}: {trial['params']}")
     return 0
 
 
@@ -307,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--seeds", help="comma-separated, e.g. 0,1,2")
     sweep.add_argument("--sweep-name", help="the sweep's name")
+    sweep.add_argument(
+        "--method", choices=("grid", "random", "tpe"), default="grid", help="default: grid"
+    )
+    sweep.add_argument(
+        "--space", action="append", metavar="KEY=TYPE:LOW:HIGH",
+        help="a search's range: lr=log_uniform:1e-4:1, hparams.threshold=uniform:0.5:0.99, "
+        "epochs=int:5:20, hparams.unlabeled_weight=choice:0.5,1,2",
+    )  # fmt: skip
+    sweep.add_argument("--configs", type=int, help="a search's budget in configurations")
+    sweep.add_argument("--steps", type=int, help="a search's budget in training steps")
+    sweep.add_argument("--parallel", type=int, default=1, help="configurations at once")
+    sweep.add_argument("--sampler-seed", type=int, default=0, help="same seed, same search")
     sweep.set_defaults(func=cmd_sweep)
 
     remote.add_commands(commands)

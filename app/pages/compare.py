@@ -28,6 +28,7 @@ from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
+from app.store.search_control import trials_of
 from app.store.stats import BANDS
 from ssl_core.contract import metrics
 
@@ -253,7 +254,8 @@ def sweep_page(
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:
-        sweep = SweepOut.of(*crud.get_sweep(session, sweep_id))
+        found, members = crud.get_sweep(session, sweep_id)
+        sweep = SweepOut.of(found, members, trials_of(session, sweep_id) if found.search else ())
     except crud.NotFound:
         return render(
             request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."

@@ -15,19 +15,19 @@ from sqlmodel import Session, col
 from app.store.errors import Conflict
 from app.store.models import Run, Status, utcnow
 
-RESUMABLE = (Status.cancelled, Status.failed)
+RESUMABLE = (Status.cancelled, Status.failed, Status.pruned)  # pruned: stopped by a search
 # A run's checkpoints in its folder (app.store.run_files.run_dir; written by ssl_core.trainer).
 CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
 def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
-    """cancelled or failed → queued, keeping its points and summary; the caller enqueues it.
+    """cancelled, failed or pruned → queued, keeping its points and summary; the caller enqueues it.
 
     ``checkpoint``: the run's last-epoch checkpoint file; without one there is nothing to
     continue from (Retry starts over)."""
     if run.status not in RESUMABLE:
         raise Conflict(
-            f"run {run.id} is {run.status}; only a cancelled or failed run can be resumed"
+            f"run {run.id} is {run.status}; only a cancelled, failed or pruned run can be resumed"
         )
     if not checkpoint.is_file():
         raise Conflict(
@@ -43,6 +43,7 @@ def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
             status=Status.queued,
             cancel_requested=False,
             error=None,
+            stop_reason=None,
             finished_at=None,
             worker=None,
             slot=None,
@@ -53,6 +54,6 @@ def resume_run(session: Session, run: Run, checkpoint: Path) -> Run:
     session.refresh(run)
     if not changed:
         raise Conflict(
-            f"run {run.id} is {run.status}; only a cancelled or failed run can be resumed"
+            f"run {run.id} is {run.status}; only a cancelled, failed or pruned run can be resumed"
         )
     return run
