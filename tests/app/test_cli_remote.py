@@ -106,7 +106,7 @@ def test_show_cancel_resume_and_download(server_url, engine, settings, tmp_path,
 
         # Succeeded: nothing to resume.
         assert main(["runs", "resume", str(run_id), "--url", server_url]) == 2
-        assert "only a cancelled or failed run can be resumed" in capsys.readouterr().err
+        assert "only a cancelled, failed or pruned run can be resumed" in capsys.readouterr().err
 
         queued = lab.submit({"algorithm": "fixmatch"})["id"]
         assert main(["runs", "cancel", str(queued), "--url", server_url]) == 0
