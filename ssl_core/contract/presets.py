@@ -24,8 +24,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_batch_size": 1024,
         # No weak_augment here: the dataset's default is the papers' (crop + flip; crop only on
         # SVHN, whose flip the papers leave out).
+        # TorchSSL's and USB's RandAugment (3 ops), which produced the reference tables.
+        "strong_augment": "usb",
         # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (its hparams).
-        "hparams": {"rampup_iters": 16384, "threshold_warmup": True},
+        # The moving averages keep the papers' momenta (the CPU default derives them from the
+        # run's length, ssl_core/contract/horizons.py); the BatchNorm momentum and fp32 are set
+        # by build_spec, which knows the net.
+        "hparams": {
+            "rampup_iters": 16384,
+            "threshold_warmup": True,
+            "ema_momentum": 0.999,
+            "alignment_momentum": 0.999,
+            "teacher_decay": 0.999,
+        },
     },
     # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
     # takes int(128 / 10) = 12 per class, so 120), 128 iterations × 5 epochs,
