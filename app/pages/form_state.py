@@ -45,7 +45,17 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ),
     (
         "Data and model",
-        ["weak_augment", "net", "num_val_per_class", "device", "precision", "compile"],
+        [
+            "weak_augment",
+            "strong_augment",
+            "net",
+            "bn_momentum",
+            "num_val_per_class",
+            "val_split",
+            "device",
+            "precision",
+            "compile",
+        ],
     ),
 ]
 # RunSpec fields the general sections leave out on purpose, and why.
@@ -53,7 +63,7 @@ HIDDEN = {"hparams": "drawn as the algorithm's own section, one input per hyperp
 # A RunSpec field that no section names (a new one) still gets an input, in this section.
 OTHER = "More"
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
-AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay"}
+AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay", "bn_momentum"}
 
 
 @dataclass

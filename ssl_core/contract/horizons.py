@@ -100,5 +100,5 @@ def fill_horizons(hparams: Any, total_steps: int) -> None:
             setattr(hparams, name, settling_momentum(total_steps))
     # MixMatch's ramp spans the whole run: full weight early put λu on guesses half wrong
     # (docs/STUDY_fashion_mnist_40.md); the CPU default's 600 steps are the old fixed value.
-    if "rampup_iters" in fields and getattr(hparams, "rampup_iters") is None:
-        setattr(hparams, "rampup_iters", total_steps)
+    if "rampup_iters" in fields and hparams.rampup_iters is None:
+        hparams.rampup_iters = total_steps

@@ -21,8 +21,8 @@ from pydantic import (
 
 from ssl_core.contract import catalog
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
-from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 from ssl_core.contract.horizons import fill_horizons, settling_bn_momentum
+from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 from ssl_core.contract.presets import PRESETS as PRESETS  # re-exported: ssl_core.spec.PRESETS
 from ssl_core.contract.presets import preset_overrides
 

@@ -159,8 +159,9 @@ _THETA_SOURCES = (
     (0, 1, 6, 1, 0, 1),  # TRANSLATE_X: [1, 0, shift; 0, 1, 0]
     (0, 1, 1, 1, 0, 6),  # TRANSLATE_Y: [1, 0, 0; 0, 1, shift]
 )
-# USB's shears (PIL's affine (1, v, 0, 0, 1, 0)) keep the top-left corner in place, not the
-# centre: in affine_grid's [-1, 1] coordinates that adds the shear as a shift (column 7).
+# USB's shears (PIL's affine (1, v, 0, 0, 1, 0)) keep the top-left pixel row (column) in place,
+# not the centre: in affine_grid's [-1, 1] coordinates of an n-pixel side that adds
+# shear·(n − 1)/n as a shift (column 7; matchlab's images are square).
 _THETA_SOURCES_CORNER = (
     _THETA_SOURCES[ROTATE],
     (0, 5, 7, 1, 0, 1),  # SHEAR_X:     [1, shear, shear; 0, 1, 0]
@@ -170,7 +171,7 @@ _THETA_SOURCES_CORNER = (
 )
 
 
-def _affine_theta(s: Tensor, kind: Tensor, corner: bool = False) -> Tensor:
+def _affine_theta(s: Tensor, kind: Tensor, corner: float | None = None) -> Tensor:
     """(N, 2, 3) matrices: rotate by s·30°, shear by s·0.3, shift by s·0.3 of the side.
 
     Every image's entries are picked from its own candidates by its kind (one gather), not
@@ -181,9 +182,9 @@ def _affine_theta(s: Tensor, kind: Tensor, corner: bool = False) -> Tensor:
     shear = s * 0.3
     shift = shear * 2  # affine_grid spans [-1, 1]: 0.3 of the side
     constants = device_constant((1.0, 0.0), s.device, s.dtype).expand(len(s), 2)
-    columns = [cos, -sin, sin, shear, shift] + ([shear] if corner else [])
+    columns = [cos, -sin, sin, shear, shift] + ([shear * corner] if corner is not None else [])
     candidates = torch.cat([constants, torch.stack(columns, dim=1)], 1)
-    table = _THETA_SOURCES_CORNER if corner else _THETA_SOURCES
+    table = _THETA_SOURCES_CORNER if corner is not None else _THETA_SOURCES
     sources = device_constant(table, s.device, torch.long).index_select(0, kind)
     return candidates.gather(1, sources).view(-1, 2, 3)
 
@@ -214,7 +215,8 @@ def warp(
     fill: float = GREY,
 ) -> Tensor:
     """The affine warps; ``corner`` and ``fill`` 0 (black, PIL's default) give USB's."""
-    grid = _affine_grid(_affine_theta(s, kind, corner), x.shape[2], x.shape[3])
+    h, w = x.shape[2], x.shape[3]
+    grid = _affine_grid(_affine_theta(s, kind, (h - 1) / h if corner else None), h, w)
     # Sample x − fill with zero padding so pixels brought in from outside come out as fill.
     # ``out`` (possibly x itself) holds x − fill until the sampled result overwrites it.
     shifted = torch.sub(x, fill, out=out)
