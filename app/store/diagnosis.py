@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ssl_core.contract import catalog, horizons, metrics
+from ssl_core.contract.validation import validation_size
 
 # Mean mask ratio at or above which "everything" is pseudo-labelled, and at or below which almost
 # nothing is; pseudo-label accuracy below which "everything" is a problem rather than a success.
@@ -287,6 +288,13 @@ def group_notes(members: list[tuple[Signal, dict[str, Any]]]) -> list[str]:
             f"{len(unsettled)} of {_runs(len(members))} ended with {_and(labels)} still "
             f"weighing its starting value (up to {worst * 100:.0f} %): momenta sized for a "
             "longer run never settled in these."
+        )
+    oracle = [size for _, spec in members if (size := validation_size(spec)) and size.dwarfs_labels]
+    if oracle:
+        notes.append(
+            f"{len(oracle)} of {_runs(len(members))} chose their epoch on a validation set "
+            f"{min(s.per_label for s in oracle):.3g}× the labels or more: close to choosing on "
+            'test (Oliver et al. 2018); val_split "realistic" holds out as many images as labels.'
         )
     if collapsed:
         names = class_names([spec for _, spec in with_shares])

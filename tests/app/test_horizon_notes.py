@@ -61,3 +61,11 @@ def test_run_page_carries_the_horizon_note(pages):
     )
     text = html_module.unescape(pages.get(f"/runs/{run.json()['id']}").text)
     assert "FreeMatch's global threshold still at 55 % of its starting value" in text
+
+
+def test_group_notes_say_when_the_validation_set_dwarfs_the_labels():
+    standard = stored(algorithm="fixmatch", dataset="fashion_mnist")
+    realistic = stored(algorithm="fixmatch", dataset="fashion_mnist", val_split="realistic")
+    (note,) = [n for n in group_notes([(Signal(), standard)]) if "validation set" in n]
+    assert note.startswith("1 of 1 run chose their epoch on a validation set 125× the labels")
+    assert not [n for n in group_notes([(Signal(), realistic)]) if "validation set" in n]
