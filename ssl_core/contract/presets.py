@@ -63,6 +63,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Fields the `paper` preset settles in build_spec rather than here (they depend on the net and
+# on what the user chose): the net's own BatchNorm momentum, fp32 for precision `auto`.
+PAPER_SPEC_FIELDS = ("bn_momentum", "precision")
+
+
+def preset_fields(preset: str) -> set[str]:
+    """The dotted spec fields ``preset`` sets (``hparams.x`` for its hyperparameters)."""
+    fields = {key for key in PRESETS[preset] if key != "hparams"}
+    fields |= {f"hparams.{key}" for key in PRESETS[preset].get("hparams", {})}
+    return fields | (set(PAPER_SPEC_FIELDS) if preset == "paper" else set())
+
+
 def preset_overrides(
     preset: str, fields: Mapping[str, Any], algorithm: str, dataset: str
 ) -> dict[str, Any]:

@@ -69,3 +69,18 @@ def test_group_notes_say_when_the_validation_set_dwarfs_the_labels():
     (note,) = [n for n in group_notes([(Signal(), standard)]) if "validation set" in n]
     assert note.startswith("1 of 1 run chose their epoch on a validation set 125× the labels")
     assert not [n for n in group_notes([(Signal(), realistic)]) if "validation set" in n]
+
+
+def test_the_run_form_leaves_derived_fields_blank_and_the_paper_preset_fills_them():
+    from app.pages import form_state
+
+    state = form_state.default_state("freematch")
+    assert state["hparams.ema_momentum"] == "" and state["bn_momentum"] == ""
+    paper, problem = form_state.preset_state({**state, "dataset": "cifar10"}, "paper")
+    assert problem is None
+    assert (paper["hparams.ema_momentum"], paper["bn_momentum"]) == ("0.999", "0.001")
+    assert (paper["precision"], paper["strong_augment"]) == ("fp32", "usb")
+    spec = RunSpec.model_validate(form_state.spec_values(paper))
+    assert (spec.hparams.ema_momentum, spec.bn_momentum, spec.precision) == (0.999, 0.001, "fp32")
+    blank = RunSpec.model_validate(form_state.spec_values(state))
+    assert blank.hparams.ema_momentum == 0.9697  # derived from the run's length
