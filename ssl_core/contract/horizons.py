@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ssl_core.contract import catalog
+
 # The starting value's weight must fall below 1 % by a quarter of the run: the remaining three
 # quarters then train against a settled estimate, and a quarter is long enough that an average
 # over it (~T/(4·4.6) steps) still smooths the batch-to-batch noise it exists to remove.
@@ -89,6 +91,23 @@ def unsettled(spec: dict[str, Any], steps: int | None = None) -> list[tuple[str,
         if weight > UNSETTLED_WEIGHT:
             out.append((mechanism.label, weight))
     return out
+
+
+def fill_derived(spec: Any) -> None:  # noqa: ANN401 — a RunSpec (which imports this module)
+    """Fill what a RunSpec left out and its run decides, in place, so the stored spec says
+    what the run used: the momenta and ramps above, the net's BatchNorm momentum sized to the
+    run, and USB's N = 3 RandAugment ops under ``strong_augment`` ``usb``."""
+    fill_horizons(spec.hparams, spec.total_steps)
+    native = catalog.net(spec.net).bn_momentum
+    if spec.bn_momentum is None and native is not None:
+        object.__setattr__(spec, "bn_momentum", settling_bn_momentum(spec.total_steps, native))
+    hparams = spec.hparams
+    if (
+        spec.strong_augment == "usb"
+        and "strong_augment_ops" in type(hparams).model_fields
+        and "strong_augment_ops" not in hparams.model_fields_set
+    ):
+        hparams.strong_augment_ops = 3
 
 
 def fill_horizons(hparams: Any, total_steps: int) -> None:

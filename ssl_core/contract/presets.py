@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ssl_core.contract import catalog
+
 # Presets: field overrides applied before the user's own values. Keys of `hparams` apply only to
 # algorithms whose hyperparameter model has that field.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -92,4 +94,20 @@ def preset_overrides(
     if preset == "paper" and dataset == "cifar100":
         values["weight_decay"] = 1e-3
     values["hparams"] = hparams
+    return values
+
+
+def paper_spec_values(values: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """``values`` (the preset merged with the user's) with what the `paper` preset settles once
+    the net is known: the net's own BatchNorm momentum, and fp32 for precision ``auto`` (bf16
+    on a GPU otherwise, which the papers' numbers were not produced with). A value the user
+    gave is kept."""
+    values = dict(values)
+    if values.get("precision", "auto") == "auto":
+        values["precision"] = "fp32"
+    if values.get("bn_momentum") is None and dataset in catalog.DATASETS:
+        net = values.get("net") or catalog.dataset(dataset).net
+        native = catalog.CATALOG.nets.get(net) if isinstance(net, str) else None
+        if native is not None and native.bn_momentum is not None:
+            values["bn_momentum"] = native.bn_momentum
     return values

@@ -21,10 +21,10 @@ from pydantic import (
 
 from ssl_core.contract import catalog
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
-from ssl_core.contract.horizons import fill_horizons, settling_bn_momentum
+from ssl_core.contract.horizons import fill_derived
 from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 from ssl_core.contract.presets import PRESETS as PRESETS  # re-exported: ssl_core.spec.PRESETS
-from ssl_core.contract.presets import preset_overrides
+from ssl_core.contract.presets import paper_spec_values, preset_overrides
 
 WEAK_AUGMENTS = ("crop", "flip", "noise")
 
@@ -215,18 +215,7 @@ class RunSpec(Strict):
                 f"{self.num_val_per_class} (leave num_val_per_class out, or use val_split "
                 f"standard)"
             )
-        fill_horizons(self.hparams, self.total_steps)
-        native_bn = catalog.net(self.net).bn_momentum
-        if self.bn_momentum is None and native_bn is not None:
-            object.__setattr__(
-                self, "bn_momentum", settling_bn_momentum(self.total_steps, native_bn)
-            )
-        if (
-            self.strong_augment == "usb"
-            and "strong_augment_ops" in type(self.hparams).model_fields
-            and "strong_augment_ops" not in self.hparams.model_fields_set
-        ):
-            self.hparams.strong_augment_ops = 3  # USB's N
+        fill_derived(self)  # momenta, ramps and USB's N from the run (contract.horizons)
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
         if self.lr is None:
@@ -321,21 +310,8 @@ def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
         fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
         values = _deep_merge(preset_overrides(preset, fields, algorithm, preset_dataset), values)
         if preset == "paper":
-            values = _paper_horizons(values, preset_dataset)
+            values = paper_spec_values(values, preset_dataset)
     return RunSpec.model_validate(values)
-
-
-def _paper_horizons(values: dict[str, Any], dataset: str) -> dict[str, Any]:
-    """The papers' BatchNorm momentum (the net's own, whichever net the run uses) and fp32:
-    ``auto`` would mean bf16 on a GPU, which the papers' numbers were not produced with."""
-    values = dict(values)
-    if values.get("precision", "auto") == "auto":
-        values["precision"] = "fp32"
-    if values.get("bn_momentum") is None and dataset in DATASETS:
-        net = values.get("net") or catalog.dataset(dataset).net
-        if isinstance(net, str) and net in NETS and catalog.net(net).bn_momentum is not None:
-            values["bn_momentum"] = catalog.net(net).bn_momentum
-    return values
 
 
 def set_dotted(values: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
