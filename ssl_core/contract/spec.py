@@ -107,7 +107,8 @@ class RunSpec(Strict):
     val_split: Literal["standard", "realistic"] = Field(
         "standard",
         description="validation set size when num_val_per_class is left out: standard, the "
-        "dataset's (digits 50, others 500 per class); realistic, as many images as labels "
+        "dataset's (e.g. 500 per class on Fashion-MNIST and CIFAR-10); realistic, as many "
+        "images as labels "
         "(Oliver et al. 2018: a validation set far larger than the labels is an oracle for "
         "model selection that a real user would not have)",
     )
