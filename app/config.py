@@ -30,6 +30,25 @@ class Settings(CoreSettings):
         description="a Redis call from a request gives up after this; the run stays stored "
         "and the API answers 202 (see app/queue.py)",
     )
+    database_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="a web request waits at most this long for the database (a statement, a "
+        "lock, a pooled connection), then gets 503 with Retry-After (see app/store/waits.py)",
+    )
+    max_streams: int = Field(
+        500,
+        ge=1,
+        description="event streams (GET /api/runs/{id}/events) one web process holds at once; "
+        "beyond it 503 with Retry-After (see app/live/streams.py)",
+    )
+    max_streams_per_client: int = Field(
+        100,
+        ge=1,
+        description="event streams one client address may hold; beyond it 429 with Retry-After "
+        "(behind a proxy every client may share one address: raise it)",
+    )
     url: str = Field(
         "http://127.0.0.1:8000",
         description="the matchlab server the CLI's submit/sweep and app.client.Client talk to",
@@ -101,10 +120,6 @@ class Settings(CoreSettings):
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
-
-    def run_dir(self, run_id: int) -> Path:
-        # Only ever a number under runs/: int() refuses "../elsewhere" before it becomes a path.
-        return self.runs_dir / str(int(run_id))
 
 
 @lru_cache

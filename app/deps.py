@@ -7,6 +7,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Header, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
@@ -16,6 +17,7 @@ from starlette.datastructures import FormData
 from app.config import Settings
 from app.store.models import MAX_ID as MAX_ID  # the routes' bound for offsets and sweep ids
 from app.store.params import Id
+from app.store.waits import PLACE_WAIT_TIMEOUTS, DatabaseBusy
 
 
 def app_settings(request: Request) -> Settings:
@@ -29,8 +31,20 @@ def app_engine(request: Request) -> Engine:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Opened and closed on the event loop: closing needs no worker thread (see SessionRoute).
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
+    # A place first, waited for here on the loop (no thread held), boundedly (app.store.waits).
+    places: anyio.CapacityLimiter = request.app.state.db_places
+    borrower, placed = object(), False
+    wait = request.app.state.settings.database_timeout_seconds * PLACE_WAIT_TIMEOUTS
+    with anyio.move_on_after(wait):
+        await places.acquire_on_behalf_of(borrower)
+        placed = True
+    if not placed:
+        raise DatabaseBusy("every database connection stayed busy")
+    try:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        places.release_on_behalf_of(borrower)
 
 
 async def read_form(request: Request) -> FormData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -13,7 +14,8 @@ from app.http import auth
 from app.http.body_limit import BodyLimit
 from app.http.errors import install_error_handlers, install_openapi
 from app.http.guard import SiteGuard, allowed_hosts, trusted_proxies
-from app.store.db import get_engine
+from app.live.streams import StreamCaps
+from app.store.waits import DB_REQUESTS, web_engine
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,13 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.engine = get_engine(settings)
+    app.state.engine = web_engine(settings)
+    app.router.add_event_handler("shutdown", app.state.engine.dispose)
+    # Requests that need the database take a place here before they take a thread: a stalled
+    # database then holds at most this many threads, never the ones static files and pages
+    # without data run on (app.deps.get_session).
+    app.state.db_places = anyio.CapacityLimiter(DB_REQUESTS)
+    app.state.streams = StreamCaps(settings.max_streams, settings.max_streams_per_client)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ssl_core.contract import metrics
 from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
-from ssl_core.contract.errors import DatasetMissing, TrainingDiverged
+from ssl_core.contract.errors import CheckpointMismatch, DatasetMissing, TrainingDiverged
 from ssl_core.contract.spec import (
     ALGORITHMS,
     DATASETS,
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = train(
             spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)]
         )
-    except (DatasetMissing, TrainingDiverged) as error:
+    except (CheckpointMismatch, DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     accuracies = [f for f in SUMMARY_FIELDS if f.unit == "%"]

@@ -20,7 +20,7 @@ from torch import nn
 
 from ssl_core.algorithms import Algorithm, build_algorithm
 from ssl_core.algorithms.base import Batch, StepOutput
-from ssl_core.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from ssl_core.compiling import compile_seconds, compiled, plain_state
 from ssl_core.contract import metrics as keys
 from ssl_core.contract.callbacks import EpochEnd, TrainingCallback, TrainStart, check_callbacks
@@ -251,8 +251,13 @@ def train(
     callbacks: Sequence[TrainingCallback] = (),
     resume: bool = True,
     data_dir: str | Path | None = None,
+    uid: str | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol)."""
+    """Train one run; returns the summary (``ssl_core.contract.callbacks`` has the callback protocol).
+
+    ``uid``: the run's identity, stored in its checkpoints; a checkpoint in ``out_dir`` is resumed
+    only when it holds this spec (and this uid, when one is given), else ``CheckpointMismatch``.
+    """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     callbacks = check_callbacks(callbacks)
     started = time.perf_counter()
@@ -261,8 +266,10 @@ def train(
     replay: dict[str, float] | None = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "spec.json").write_text(json.dumps(spec.to_json_dict(), indent=2))
         state = load_checkpoint(out / "checkpoint.pt", trainer.device) if resume else None
+        if state is not None:
+            check_checkpoint(state, spec, uid, out / "checkpoint.pt")  # before anything is written
+        (out / "spec.json").write_text(json.dumps(spec.to_json_dict(), indent=2))
         if state is not None:
             trainer.load_state_dict(state)
             replay = state.get("last_metrics")
@@ -292,11 +299,12 @@ def train(
             break
         if out is not None:
             save_checkpoint(
-                out / "checkpoint.pt", {**trainer.state_dict(), "last_metrics": metrics}
+                out / "checkpoint.pt",
+                {**trainer.state_dict(), "last_metrics": metrics, "uid": uid},
             )
             if trainer.summary.get("best_epoch") == trainer.epoch:
                 # The evaluated (EMA) weights at the best validation epoch: what a user ships.
-                save_checkpoint(out / BEST_CHECKPOINT, best_state(trainer))
+                save_checkpoint(out / BEST_CHECKPOINT, {**best_state(trainer), "uid": uid})
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(
                     json.dumps({"epoch": trainer.epoch, "step": trainer.step, **metrics}) + "\n"

@@ -47,3 +47,15 @@ def settings(tmp_path: Path, redis_url: str) -> Iterator[Settings]:
     engine = _engines.pop(value.db_url, None)
     if engine is not None:
         engine.dispose()
+
+
+def run_folder(settings: Settings, run_id: int) -> Path:
+    """Where run ``run_id``'s files are (``app.store.run_files.run_dir`` of its row)."""
+    from sqlmodel import Session
+
+    from app.store.db import get_engine
+    from app.store.models import Run
+    from app.store.run_files import run_dir
+
+    with Session(get_engine(settings)) as session:
+        return run_dir(settings.runs_dir, session.get(Run, run_id))

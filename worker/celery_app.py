@@ -14,6 +14,7 @@ worker``, ``CUDA_VISIBLE_DEVICES=1 ...``.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import threading
@@ -48,6 +49,8 @@ celery_app.conf.update(
 SHUTDOWN = multiprocessing.get_context("fork").Event()
 # This process's slot (1-based): the pool process's index + 1; 1 in a solo worker.
 SLOT = 1
+# The worker's main process: this module is loaded there, before the prefork pool forks.
+WORKER_PID = os.getpid()
 _background: list[threading.Event] = []  # stop flags of the presence and watchdog threads
 
 
@@ -59,8 +62,13 @@ def _on_shutting_down(**_: Any) -> None:
 @worker_process_init.connect
 def _on_pool_process_start(**_: Any) -> None:
     """In each prefork pool process: learn the slot, drop the parent's database connections and
-    die with the worker (its run is then resumed from its checkpoint by a live worker)."""
+    die with the worker (its run is then resumed from its checkpoint by a live worker).
+
+    The solo pool sends this signal too, in the worker process itself: there the worker's own
+    parent is whatever launched it (a shell, ``setsid … &``), which must not take it down."""
     global SLOT
+    if os.getpid() == WORKER_PID:
+        return  # solo pool: no pool process; SLOT stays 1
     from billiard.process import current_process
 
     from app.stack.children import die_with_parent

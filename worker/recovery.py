@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import redis
 from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.config import Settings, get_settings
@@ -25,6 +26,7 @@ from app.live import notify
 from app.queue import enqueue, queued_run_ids
 from app.store.db import get_engine
 from app.store.models import Run, Status, utcnow
+from app.store.run_files import run_dir
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def _verdict(run: Run, settings: Settings) -> tuple[Status, str | None]:
             f"WorkerLost: the worker training this run stopped {run.recoveries + 1} times without "
             "finishing (killed or out of memory?); not resuming it again. Retry it to start over."
         )
-    checkpoint = settings.run_dir(run.id) / CHECKPOINT_NAME
+    checkpoint = run_dir(settings.runs_dir, run) / CHECKPOINT_NAME
     if run.epoch > 0 and not checkpoint.is_file():
         return Status.failed, (
             f"WorkerLost: its worker stopped after epoch {run.epoch} and there is no checkpoint "
@@ -95,6 +97,36 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
     return result
 
 
+def settle_cancelled_queued(
+    engine: Engine, redis_url: str, run_ids: list[int] | None = None
+) -> list[int]:
+    """End as ``cancelled`` every queued run whose cancel flag is set (of ``run_ids``, or all).
+
+    No worker claims such a run (``worker.runner.claim_run``), so sending it again would only be
+    refused again; it got there when a cancel raced its worker's stop, or by older code."""
+    flagged = (col(Run.status) == Status.queued, col(Run.cancel_requested).is_(True))
+    with Session(engine, expire_on_commit=False) as session:
+        query = select(Run).where(*flagged)
+        if run_ids is not None:
+            query = query.where(col(Run.id).in_(run_ids))
+        ended = []
+        for run in session.exec(query).all():
+            changed = session.exec(
+                update(Run)
+                .where(col(Run.id) == run.id, *flagged)
+                .values(status=Status.cancelled, finished_at=utcnow(), worker=None, slot=None)
+            ).rowcount
+            session.commit()
+            if changed:
+                session.refresh(run)
+                ended.append(run)
+    for run in ended:
+        notify.publish_status(redis_url, run)
+    if ended:
+        log.info("queued runs with their cancel flag set, now cancelled: %s", [r.id for r in ended])
+    return [run.id for run in ended]
+
+
 def requeue_lost_runs(settings: Settings | None = None) -> list[int]:
     """Send again every run queued for longer than ``requeue_after_seconds`` with no message.
 
@@ -108,11 +140,17 @@ def requeue_lost_runs(settings: Settings | None = None) -> list[int]:
         log.info("not checking for lost queue messages: Redis does not answer (%s)", exc)
         return []
     engine = get_engine(settings)
+    settle_cancelled_queued(
+        engine, settings.redis_url
+    )  # a run no worker would claim is ended, never sent again
     cutoff = utcnow() - timedelta(seconds=settings.requeue_after_seconds)
     sent_at = func.coalesce(col(Run.enqueued_at), col(Run.created_at))
     with Session(engine) as session:
         waiting = session.exec(
-            select(Run.id).where(Run.status == Status.queued, sent_at < cutoff).order_by(Run.id)
+            select(Run.id)
+            .where(Run.status == Status.queued, col(Run.cancel_requested).is_(False))
+            .where(sent_at < cutoff)
+            .order_by(Run.id)
         ).all()
         lost = [run_id for run_id in waiting if run_id not in live]
         if not lost:

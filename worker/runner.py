@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,7 +28,9 @@ from app.queue import enqueue
 from app.store.db import get_engine
 from app.store.errors import storage_problem
 from app.store.models import Run, Status, utcnow
+from app.store.run_files import read_identity, run_dir, write_identity
 from ssl_core.contract.spec import error_messages
+from worker.recovery import settle_cancelled_queued
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,28 @@ def claim_run(engine: Engine, run_id: int, worker_name: str, slot: int | None = 
         return run
 
 
+class ForeignRunFolder(RuntimeError):
+    """The run's folder names another run in its identity file: never trained into."""
+
+
+def claim_folder(settings: Settings, run: Run) -> Path:
+    """The run's own folder (``runs/<uid>/``) with its identity file; refused when that file
+    names another run (a folder copied or restored by hand)."""
+    folder = run_dir(settings.runs_dir, run)  # claimed, so running: always runs/<uid>/
+    found = read_identity(folder)
+    if found == {}:
+        raise ForeignRunFolder(f"{folder}/run.json cannot be read, so the folder may not be this "
+                               f"run's ({run.uid}); it is left as it is")  # fmt: skip
+    if found is not None and found.get("uid") != run.uid:
+        spec = found.get("spec") or {}
+        raise ForeignRunFolder(
+            f"{folder} belongs to run {found.get('uid')} (seed {spec.get('seed')}, "
+            f"{spec.get('num_labels')} labels), not this run ({run.uid}); it is left as it is"
+        )
+    write_identity(folder, run)
+    return folder
+
+
 def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Run | None:
     """running → ``status``; None when the row had already left ``running``."""
     if status != Status.queued:
@@ -87,6 +112,27 @@ def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Ru
         ).rowcount
         session.commit()
         return session.get(Run, run_id) if changed else None
+
+
+def _back_to_queue(engine: Engine, run_id: int, summary: dict[str, Any]) -> Run | None:
+    """running → queued to resume later; cancelled instead when a cancel came in after the sink
+    last read the flag (moments before the stop): no worker claims a queued run with the flag
+    set, so it would wait forever."""
+    with Session(engine, expire_on_commit=False) as session:
+        changed = session.exec(
+            update(Run)
+            .where(
+                col(Run.id) == run_id,
+                col(Run.status) == Status.running,
+                col(Run.cancel_requested).is_(False),
+            )
+            .values(status=Status.queued, summary=summary, worker=None, slot=None,
+                    enqueued_at=utcnow())
+        ).rowcount  # fmt: skip
+        session.commit()
+        if changed:
+            return session.get(Run, run_id)
+    return set_status(engine, run_id, Status.cancelled, summary=summary)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -139,6 +185,8 @@ def run_training(
     engine = get_engine(settings)
     run = claim_run(engine, run_id, worker_name or socket.gethostname(), slot)
     if run is None:
+        # Queued with its cancel flag set (a cancel that raced a stop, older code): end it.
+        settle_cancelled_queued(engine, settings.redis_url, [run_id])
         log.info(
             "run %s is not queued (duplicate delivery, cancelled or deleted); skipping", run_id
         )
@@ -148,9 +196,14 @@ def run_training(
     sink.start()
     try:
         train = train or _ssl_core_train()
-        out_dir = settings.run_dir(run_id)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        summary = train(run.spec, out_dir=out_dir, callbacks=[sink], data_dir=settings.datasets_dir)
+        out_dir = claim_folder(settings, run)
+        summary = train(
+            run.spec,
+            out_dir=out_dir,
+            callbacks=[sink],
+            data_dir=settings.datasets_dir,
+            uid=run.uid,  # the trainer resumes only this run's checkpoint
+        )
     except Exception as exc:
         sink.close()
         log.exception("run %s failed", run_id)
@@ -162,16 +215,8 @@ def run_training(
             final = set_status(engine, run_id, Status.cancelled, summary=summary)
         elif summary.get("stopped"):
             # Worker shutdown: back to the queue; the next worker resumes from the checkpoint.
-            final = set_status(
-                engine,
-                run_id,
-                Status.queued,
-                summary=summary,
-                worker=None,
-                slot=None,
-                enqueued_at=utcnow(),
-            )
-            if final is not None:
+            final = _back_to_queue(engine, run_id, summary)
+            if final is not None and final.status == Status.queued:
                 enqueue(settings.redis_url, run_id)
         else:
             final = set_status(engine, run_id, Status.succeeded, summary=summary)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, col, select
 
 from app.live import notify
+from app.store import limits
 from app.store.models import MetricPoint, Run, Status, utcnow
 from ssl_core.contract.callbacks import Callback, EpochEnd, TrainStart
 
@@ -91,6 +92,7 @@ class RunSink(Callback):
         self._epoch = 0
         self._total_steps = 0
         self._written_step = -1
+        self._keys: set[str] = set()  # every metric key the run has stored (limits.py's cap)
         self._started = False  # until on_train_start the row's step is the truth (resumes)
         self._closing = threading.Event()
         self._pulse_thread: threading.Thread | None = None
@@ -141,6 +143,11 @@ class RunSink(Callback):
                 )
             )
             session.commit()
+            self._keys = set(
+                session.exec(
+                    select(MetricPoint.key).where(col(MetricPoint.run_id) == self.run_id).distinct()
+                )
+            )
         self._written_step = self._step
         self._started = True
 
@@ -157,6 +164,10 @@ class RunSink(Callback):
 
     def on_epoch_end(self, end: EpochEnd) -> None:
         epoch, step, metrics, summary = end.epoch, end.step, end.metrics, end.summary
+        # Before anything is written: a plugin logging a key per sample fails here, at once.
+        new_keys = self._keys.union(metrics)
+        limits.check_logged_keys(epoch, len(metrics), len(new_keys))
+        self._keys = new_keys
         points, skipped = [], []
         wall_time = time.time()
         for key, value in metrics.items():

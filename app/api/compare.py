@@ -12,6 +12,11 @@ from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
 from app.store.results import FORMATS, render_table
 from ssl_core.contract import metrics, references
 
+PARTIAL_HELP = (
+    "count running runs too, with their latest summary, marked partial; by default the "
+    "statistics use succeeded runs only and list the others under `excluded`"
+)
+
 router = APIRouter(route_class=SessionRoute, tags=["compare"])
 
 
@@ -40,13 +45,16 @@ def compare_route(
     band: Literal["std", "ci95"] = Query(
         "std", description="series[...].band: ± sample std, or the 95 % CI of the mean"
     ),
+    partial: bool = Query(False, description=PARTIAL_HELP),
 ) -> Response:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md).
 
     Encoded with orjson straight to bytes: FastAPI's generic encoder walked every one of the
     ~600k numbers of a 50-run compare and cost more than reading them from the database.
     """
-    data = compare(session, runs, sweep, keys, group_by, max_points, x, metric, baseline, band)
+    data = compare(
+        session, runs, sweep, keys, group_by, max_points, x, metric, baseline, band, partial
+    )
     return Response(orjson.dumps(data), media_type="application/json")
 
 
@@ -64,12 +72,16 @@ def compare_table(
     baseline: str | None = Query(None, max_length=500, description="group name"),
     band: Literal["std", "ci95"] = "std",
     format: Literal["csv", "markdown", "latex"] = "csv",
+    partial: bool = Query(False, description=PARTIAL_HELP),
 ) -> Response:
-    """The final-results table: groups × summary metrics (mean ± std or ± 95 % CI, n, best per
-    column marked) and the difference of ``metric`` to ``baseline`` with its CI and p-value."""
+    """The final-results table over succeeded runs: groups × summary metrics (mean ± std or
+    ± 95 % CI, n, best per column marked) and the difference of ``metric`` to ``baseline`` with
+    its CI, p-value and Holm-adjusted p; the runs left out are named by state in the caption
+    (LaTeX), a note line (Markdown) or the ``excluded`` column (CSV)."""
     data = compare(
-        session, runs, sweep, metrics.VAL_TOP1, group_by, 2, "epoch", metric, baseline, band
-    )
+        session, runs, sweep, metrics.VAL_TOP1, group_by, 2, "epoch", metric, baseline, band,
+        partial,
+    )  # fmt: skip
     ext = {"csv": "csv", "markdown": "md", "latex": "tex"}[format]
     return Response(
         render_table(data, format, band),

@@ -27,17 +27,21 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
 from app.live import feeds as live
+from app.live import streams
 from app.live.feeds import sse
+from app.live.once import LogOnce, cause_of
 from app.store import crud
 from app.store.models import MAX_ID, TERMINAL, Run
 from app.store.params import parse_int
 from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)
+stream_errors = LogOnce(log, interval=60.0)
 router = APIRouter(route_class=SessionRoute, tags=["runs"])
 
 POLL_SECONDS = 2.0
@@ -141,7 +145,14 @@ def _exists(engine: Engine, run_id: int) -> bool:
         return session.get(Run, run_id) is not None
 
 
-@router.get("/runs/{run_id}/events", response_class=StreamingResponse)
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        429: {"description": "this client holds MATCHLAB_MAX_STREAMS_PER_CLIENT streams"},
+        503: {"description": "the server holds MATCHLAB_MAX_STREAMS streams"},
+    },
+)
 async def run_events(
     request: Request,
     engine: EngineDep,
@@ -152,13 +163,52 @@ async def run_events(
     ),
     last_event_id: str | None = Header(None),
 ) -> StreamingResponse:
-    """Server-sent events: replay, then live epochs, progress and status; closes when done."""
+    """Server-sent events: replay, then live epochs, progress and status; closes when done.
+
+    A client holding ``MATCHLAB_MAX_STREAMS_PER_CLIENT`` streams gets 429, and any client 503
+    once the server holds ``MATCHLAB_MAX_STREAMS``, both with ``Retry-After``."""
     # A page sends ?after= for the epochs it drew from the HTML; its EventSource adds
     # Last-Event-ID when it reconnects: the later of the two wins.
     if last_event_id:
         after = max(after, parse_int(last_event_id, "Last-Event-ID"))
     if not await to_thread.run_sync(_exists, engine, run_id):
         raise HTTPException(404, f"run {run_id} not found")
+    client = request.client.host if request.client else "unknown"
+    release, code, reason = request.app.state.streams.take(client)
+    if release is None:
+        retry = {"Retry-After": str(streams.RETRY_SECONDS)}
+        raise HTTPException(code, reason, headers=retry)
     stream = event_stream(engine, settings.redis_url, run_id, after, request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+    return CappedStream(
+        _logged(stream, run_id), release, media_type="text/event-stream", headers=headers
+    )
+
+
+class CappedStream(StreamingResponse):
+    """A stream that gives its place back (``StreamCaps``) however it ends: finished, closed by
+    the page, or cancelled before its first event."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+async def _logged(stream: AsyncIterator[str], run_id: int) -> AsyncIterator[str]:
+    """The stream, ending quietly on a failure (the page reconnects): logged once per cause
+    per interval, with its traceback, rather than once per stream (a thousand streams out of
+    file handles wrote the same traceback 186,270 times in 30 s)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except (OSError, SQLAlchemyError) as exc:
+        stream_errors.log(
+            logging.ERROR, cause_of(exc), "event stream of run %s failed: %s", run_id, exc,
+            exc_info=exc,
+        )  # fmt: skip

@@ -7,10 +7,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import redis
+from anyio import to_thread
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 from sqlmodel import Session
@@ -22,6 +25,7 @@ from app.queue import QUEUE
 from app.store.errors import storage_problem
 
 router = APIRouter(route_class=SessionRoute, tags=["health"])
+T = TypeVar("T")
 
 
 def _check_db(engine: Any) -> dict[str, Any]:
@@ -75,31 +79,64 @@ def _check_broker(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return {"ok": True, "queued_messages": queued}, sorted(workers, key=lambda w: w["name"])
 
 
+# The whole check's bound, and its own threads: a stalled database holds the request threads,
+# and a health probe must still answer (reporting the database as slow).
+CHECK_SECONDS = 3.0
+_checks = anyio.CapacityLimiter(8)
+
+
+async def _within(deadline: float, check: Callable[..., T], *args: Any) -> T | None:
+    """``check(*args)`` in a thread, or None when it is not done by ``deadline`` (left to finish
+    on its own: each database wait is bounded, see app/store/waits.py)."""
+    with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+        return await to_thread.run_sync(check, *args, limiter=_checks, abandon_on_cancel=True)
+    return None
+
+
 @router.get(
     "/health",
     responses={503: {"description": "the database or Redis does not answer, or the store "
                      "(database, MATCHLAB_HOME) cannot be written"}},
 )  # fmt: skip
-def health(
+async def health(
     engine: EngineDep, settings: SettingsDep, request: Request, response: Response
 ) -> dict[str, Any]:
     """``ok`` needs the database and the broker; zero workers only means runs wait in the queue.
 
+    Answers within a few seconds whatever the database does: each check runs in a thread of its
+    own (not one a stalled request holds) and one that does not finish in time reads "slow".
     With ``MATCHLAB_API_TOKEN`` set, a caller without it (a load balancer's probe) sees the
     status alone: no database path, worker hosts or process ids."""
-    database = _check_db(engine)
-    store = _check_store(engine, settings.home) if database["ok"] else {"ok": False}
-    broker, workers = _check_broker(settings.redis_url)
-    ok = database["ok"] and store["ok"] and broker["ok"]
+    deadline = anyio.current_time() + CHECK_SECONDS
+    slow = {"ok": False, "error": f"slow: no answer within {CHECK_SECONDS:g} s"}
+    found: dict[str, Any] = {"store": {"ok": False}, "workers": []}
+
+    async def database_and_store() -> None:
+        found["database"] = await _within(deadline, _check_db, engine) or slow
+        if found["database"]["ok"]:
+            found["store"] = await _within(deadline, _check_store, engine, settings.home) or slow
+
+    async def broker() -> None:
+        answer = await _within(deadline, _check_broker, settings.redis_url)
+        found["broker"], found["workers"] = answer or (slow, [])
+
+    async with anyio.create_task_group() as checks:  # side by side: one slow one costs no more
+        checks.start_soon(database_and_store)
+        checks.start_soon(broker)
+    database, store = found["database"], found["store"]
+    ok = database["ok"] and store["ok"] and found["broker"]["ok"]
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = "5"
     token = settings.api_token
-    if token and not (bearer_ok(request, token) or live_session(request, token)):
+    if token and not (
+        bearer_ok(request, token) or await _within(deadline, live_session, request, token)
+    ):
         return {"status": "ok" if ok else "unavailable"}
     return {
         "status": "ok" if ok else "unavailable",
         "database": database,
         "store": store,
-        "broker": broker,
-        "workers": workers,
+        "broker": found["broker"],
+        "workers": found["workers"],
     }

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
-from app.store import crud
+from app.store import crud, limits
 from app.store.compare import split_keys
 from app.store.exports import write_csv
+from app.store.models import Run
+from app.store.run_files import run_dir
 from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -30,7 +32,9 @@ def run_metrics(
     Above ``max_points`` a series keeps its first and last point and each bucket's min and max.
     """
     run = crud.get_run(session, run_id)
-    series = crud.load_points(session, [run.id], split_keys(keys))[run.id]
+    wanted = split_keys(keys)
+    limits.check_keys(wanted, limits.MAX_KEYS_PER_RUN)
+    series = crud.load_points(session, [run.id], wanted)[run.id]
     return {
         "run_id": run.id,
         "keys": crud.metric_keys(session, [run.id]),
@@ -42,6 +46,7 @@ def run_metrics(
 def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
     run = crud.get_run(session, run_id)
+    limits.check_points(sum(crud.point_counts(session, [run.id]).values()))
     epochs = crud.load_epochs(session, run.id)
     keys = sorted({key for entry in epochs for key in entry["metrics"]})
     rows = (
@@ -56,15 +61,15 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     )
 
 
-# A run's files under MATCHLAB_HOME/runs/<id>/ (written by ssl_core.trainer).
+# A run's files under MATCHLAB_HOME/runs/<uid>/ (written by ssl_core.trainer).
 CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
-def _run_file(settings: SettingsDep, run_id: int, name: str, what: str) -> FileResponse:
-    path = settings.run_dir(run_id) / name
+def _run_file(settings: SettingsDep, run: Run, name: str, what: str) -> FileResponse:
+    path = run_dir(settings.runs_dir, run) / name
     if not path.is_file():
-        raise crud.NotFound(f"run {run_id} has no {what} yet")
-    return FileResponse(path, filename=f"run{run_id}-{name}")
+        raise crud.NotFound(f"run {run.id} has no {what} yet")
+    return FileResponse(path, filename=f"run{run.id}-{name}")
 
 
 @router.get(
@@ -84,7 +89,7 @@ def run_checkpoint(
 ) -> FileResponse:
     """A ``.pt`` file; load it with ``torch.load(path, weights_only=True)``."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, CHECKPOINTS[which], f"{which} checkpoint")
+    return _run_file(settings, run, CHECKPOINTS[which], f"{which} checkpoint")
 
 
 @router.get(
@@ -95,4 +100,4 @@ def run_checkpoint(
 def run_metrics_jsonl(session: SessionDep, settings: SettingsDep, run_id: RunId) -> FileResponse:
     """The trainer's own log: one JSON object per finished epoch."""
     run = crud.get_run(session, run_id)
-    return _run_file(settings, run.id, "metrics.jsonl", "metrics.jsonl")
+    return _run_file(settings, run, "metrics.jsonl", "metrics.jsonl")

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.store.crud import Conflict, InvalidInput, NotFound
 from app.store.errors import storage_problem
+from app.store.waits import DatabaseBusy, database_problem
 
 
 class FieldError(BaseModel):
@@ -42,7 +43,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "no such run or sweep"},
     409: {"model": Problem, "description": "not possible in the run's current status"},
     413: {"model": FieldErrors, "description": "the body is over MATCHLAB_MAX_BODY_BYTES"},
-    503: {"model": Problem, "description": "the store (database or MATCHLAB_HOME) is read-only"},
+    503: {
+        "model": Problem,
+        "description": "the store (database or MATCHLAB_HOME) is read-only, or the database "
+        "is busy or unreachable (with Retry-After)",
+    },
     507: {"model": Problem, "description": "the disk holding the store is full"},
 }
 
@@ -63,6 +68,26 @@ def store_refusal(exc: BaseException) -> JSONResponse | None:
         {"detail": f"read-only: the store cannot be written ({first}); nothing was changed. "
          "Check the database and MATCHLAB_HOME permissions or mounts"},
         status.HTTP_503_SERVICE_UNAVAILABLE,
+    )  # fmt: skip
+
+
+def database_refusal(request: Request, exc: BaseException) -> JSONResponse | None:
+    """503 with Retry-After when the database is busy (a lock or statement timeout, no free
+    connection) or unreachable; None for any other error."""
+    problem = database_problem(exc)
+    if problem is None:
+        return None
+    seconds = request.app.state.settings.database_timeout_seconds
+    if problem == "busy":
+        detail = (
+            f"the database is busy: it did not answer within {seconds:g} s (a long "
+            "transaction or lock may hold it); nothing was changed, try again shortly"
+        )
+    else:
+        detail = "the database cannot be reached; nothing was changed, try again shortly"
+    retry = str(max(1, round(min(seconds, 30))))
+    return JSONResponse(
+        {"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": retry}
     )  # fmt: skip
 
 
@@ -126,14 +151,15 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return await http_exception_handler(request, exc)
 
-    async def unwritable(_request: Request, exc: Exception) -> Response:
-        refusal = store_refusal(exc)
+    async def unwritable(request: Request, exc: Exception) -> Response:
+        refusal = database_refusal(request, exc) or store_refusal(exc)
         if refusal is None:
             raise exc  # any other failure stays a 500, logged with its traceback
         return refusal
 
     app.add_exception_handler(SQLAlchemyError, unwritable)
     app.add_exception_handler(OSError, unwritable)
+    app.add_exception_handler(DatabaseBusy, unwritable)
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:

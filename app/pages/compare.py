@@ -23,6 +23,7 @@ from app.store import compare as store_compare
 from app.store import crud
 from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
 from app.store.exports import write_csv
+from app.store.finished import excluded_text, partial_text
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.results import LABELS as STAT_LABELS
@@ -50,6 +51,7 @@ class View:
     band: str = "std"  # or "ci95"
     metric: str = DEFAULT_METRIC  # the summary metric of the results table
     baseline: str = ""  # a group name; "" = the labels-only group if there is one, else the first
+    partial: bool = False  # running runs count in the statistics (marked partial)
 
     @classmethod
     def of(cls, query: QueryParams) -> View:
@@ -66,9 +68,10 @@ class View:
         band = query.get("band") if query.get("band") in BANDS else "std"
         metric = query.get("metric") if query.get("metric") in STAT_METRICS else DEFAULT_METRIC
         baseline = (query.get("baseline") or "").strip()[:500]
+        partial = query.get("partial") in ("1", "true", "on")
         return cls(
             list(dict.fromkeys(ids)), keys or list(DEFAULT_KEYS), group_by, x, smooth, band,
-            metric, baseline,
+            metric, baseline, partial,
         )  # fmt: skip
 
     def query(self, **change: Any) -> str:
@@ -81,6 +84,7 @@ class View:
             "band": "" if self.band == "std" else self.band,
             "metric": "" if self.metric == DEFAULT_METRIC else self.metric,
             "baseline": self.baseline,
+            "partial": "1" if self.partial else "",
             **change,
         }
         return str(QueryParams({k: v for k, v in values.items() if v not in ("", None)}))
@@ -125,7 +129,9 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
         "metric": view.metric,
         "band": view.band,
     }
-    data = store_compare.compare(session, **args, baseline=view.baseline or None)
+    data = store_compare.compare(
+        session, **args, baseline=view.baseline or None, partial=view.partial
+    )
     if not view.baseline and len(data["groups"]) > 1:
         attach_stats(data, view.metric, default_baseline(data))
     if view.x == "wall_time":
@@ -200,10 +206,13 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
             context["figures"] = compare_figures(lines, view.keys, view.x)
             context["results_figure"] = results_figure(data, view.band)
             context["env_fields"] = differing_environment(data["runs"])
+            context["excluded_text"] = excluded_text(data["excluded"])
+            context["partial_text"] = partial_text(data)
             context["table_query"] = str(
                 QueryParams({
                     "runs": ",".join(map(str, view.runs)), "group_by": view.group_by,
                     "metric": view.metric, "baseline": data["baseline"] or "", "band": view.band,
+                    **({"partial": "1"} if view.partial else {}),
                 })
             )  # fmt: skip
         context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))

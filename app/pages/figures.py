@@ -265,7 +265,8 @@ def results_figure(compare: dict[str, Any], band: str) -> dict[str, Any]:
     metric = compare["metric"]
     data = []
     for index, (group, color) in enumerate(zip(compare["groups"], colors, strict=True)):
-        runs = [run_by_id[i] for i in group["runs"]]
+        # The runs the statistics count (succeeded; running ones too, hollow, under partial).
+        runs = [run_by_id[i] for i in group["stats"].get("counted", group["runs"])]
         dots = [(r, (r.get("summary") or {}).get(metric)) for r in runs]
         dots = [(r, v) for r, v in dots if isinstance(v, (int, float))]
         # Spread the dots sideways a little (by seed order, not at random: the page is stable).
@@ -273,9 +274,12 @@ def results_figure(compare: dict[str, Any], band: str) -> dict[str, Any]:
         data.append({
             "type": "scatter", "mode": "markers", "name": group["name"], "legendgroup": group["name"],
             "x": [index + o for o in offsets], "y": [v for _, v in dots],
-            "marker": {"color": color, "size": 8, "opacity": 0.75},
-            "customdata": [[r["id"], r["spec"].get("seed")] for r, _ in dots],
-            "hovertemplate": "run %{customdata[0]}, seed %{customdata[1]}: %{y:.2f}<extra></extra>",
+            "marker": {"color": color, "size": 8, "opacity": 0.75,
+                       "symbol": ["circle-open" if r.get("partial") else "circle" for r, _ in dots]},
+            "customdata": [[r["id"], r["spec"].get("seed"), " (partial: still running)"
+                            if r.get("partial") else ""] for r, _ in dots],
+            "hovertemplate": "run %{customdata[0]}, seed %{customdata[1]}: %{y:.2f}"
+                             "%{customdata[2]}<extra></extra>",
         })  # fmt: skip
         s = group["stats"]
         if s["mean"] is None:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
@@ -17,10 +18,11 @@ from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
 from app.pages.run_charts import run_charts
 from app.queue import enqueue
-from app.store import crud, edits
+from app.store import crud, edits, limits
 from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
+from app.store.run_files import run_dir
 from app.store.schemas import RunOut
 from app.store.series import downsample
 from ssl_core.contract import summary
@@ -34,6 +36,7 @@ PAGE_SIZE = 50
 MAX_LISTED = 2000  # the table sorts in Python, so it reads at most this many matching runs
 RUN_PAGE_POINTS = 500  # per series on a run page; live epochs are appended after these
 ACTIVE = (Status.queued, Status.running)
+STATIC_READS = CapacityLimiter(4)
 
 
 def _summary(run: RunOut, key: str) -> float:
@@ -58,7 +61,10 @@ SORTS.update({name: (lambda r, key=f.key: _summary(r, key)) for name, f in SUMMA
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
-def static_file(name: str, request: Request) -> Response:
+async def static_file(name: str, request: Request) -> Response:
+    # Never in the request threads a stalled database may hold: the first read of a file (then
+    # kept in memory) runs in a thread of the assets' own.
+    await to_thread.run_sync(assets.asset, name, limiter=STATIC_READS)
     return assets.serve(name, request)
 
 
@@ -166,6 +172,21 @@ def not_found(request: Request, what: str) -> HTMLResponse:
     return render(request, "message.html", 404, title="Not found", message=f"{what} not found.")
 
 
+def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]]]:
+    """The run's series, as many whole keys (in order) as ``limits.MAX_POINTS`` allows: a run
+    page always opens, even for a run that logged more than one answer may carry."""
+    counts = sorted((key, n) for (_, key), n in crud.point_counts(session, [run_id]).items())
+    keys, total = [], 0
+    for key, n in counts:
+        if total + n > limits.MAX_POINTS:
+            break
+        keys.append(key)
+        total += n
+    if not keys:
+        return {}
+    return crud.load_points(session, [run_id], keys, capped=False)[run_id]
+
+
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
     request: Request, session: SessionDep, settings: SettingsDep, run_id: RunId
@@ -175,7 +196,8 @@ def run_page(
     if run is None:
         return not_found(request, f"Run {run_id}")
     out = RunOut.of(run)
-    points = crud.load_points(session, [run.id])[run.id]
+    folder = run_dir(settings.runs_dir, run)
+    points = _page_points(session, run.id)
     series = {key: downsample(s, RUN_PAGE_POINTS) for key, s in points.items()}
     info = CATALOG.datasets.get(run.spec.get("dataset", ""))
     epochs = int(run.spec.get("epochs", 0))
@@ -197,12 +219,12 @@ def run_page(
         },
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
-        files={name: (settings.run_dir(run.id) / file).is_file() for name, file in FILES.items()},
+        files={name: (folder / file).is_file() for name, file in FILES.items()},
         validation=validation_size(run.spec),
     )
 
 
-# Files a run's page offers for download (under MATCHLAB_HOME/runs/<id>/, via /api).
+# Files a run's page offers for download (under MATCHLAB_HOME/runs/<uid>/, via /api).
 FILES = {"last": "checkpoint.pt", "best": "best.pt", "jsonl": "metrics.jsonl"}
 
 

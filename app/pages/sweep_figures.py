@@ -178,7 +178,8 @@ def parcoords(
     done = [
         (flatten_spec(r["spec"]), v)
         for r in runs
-        if isinstance(v := (r.get("summary") or {}).get(metric), (int, float))
+        if r["status"] == "succeeded"
+        and isinstance(v := (r.get("summary") or {}).get(metric), (int, float))
     ]
     if len(done) < 2:
         return None

@@ -5,7 +5,7 @@
   if (document.getElementById("results-figure")) matchlab.plotAll("results-figure", () => "chart-results");
   matchlab.keepFresh({
     charts: [["figures", (item, i) => "chart-" + i]],
-    swap: ["summary-table", "few-runs", "results-table"],
+    swap: ["summary-table", "few-runs", "results-table", "results-excluded"],
     isActive: (doc) => doc.getElementById("compare-active")?.dataset.active === "1",
   });
   const form = document.getElementById("compare-view");
@@ -22,6 +22,7 @@
   });
   document.querySelectorAll('#compare-view select, select[form="compare-view"]')
     .forEach((el) => el.addEventListener("change", () => form.requestSubmit()));
+  document.getElementById("partial")?.addEventListener("change", () => form.requestSubmit());
   smooth.addEventListener("input", () => { document.getElementById("smooth-value").textContent = smooth.value; });
   smooth.addEventListener("change", () => form.requestSubmit());
   document.querySelectorAll("#metric-choices input").forEach((box) => box.addEventListener("change", () => {

@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.store import crud
+from app.store import crud, limits
 from app.store.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
+from app.store.finished import counted_groups, group_counts, mark_runs
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
@@ -45,9 +46,11 @@ def compare(
     metric: str = DEFAULT_METRIC,
     baseline: str | None = None,
     band: str = "std",
+    partial: bool = False,
 ) -> dict[str, Any]:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md), and
-    per group the statistics of the summary ``metric`` against the ``baseline`` group."""
+    per group the statistics of the summary ``metric`` against the ``baseline`` group, over
+    its succeeded runs (and its running ones, marked partial, with ``partial``)."""
     if band not in BANDS:
         raise crud.InvalidInput([{"field": "band", "message": f"use one of {', '.join(BANDS)}"}])
     if metric not in STAT_METRICS:
@@ -70,6 +73,7 @@ def compare(
     if missing:
         raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
     key_list = split_keys(keys) or [metrics.VAL_TOP1]
+    limits.check_keys(key_list, limits.MAX_COMPARE_KEYS)
     try:
         groups, differing = group_runs(members, group_by)
     except ValueError as exc:
@@ -115,6 +119,7 @@ def compare(
         "differing_fields": differing,
         "band": band,
     }
+    mark_runs(data, partial)
     attach_stats(data, metric, baseline)
     return data
 
@@ -164,15 +169,14 @@ def group_references(runs: list[Run]) -> list[dict[str, Any]]:
 
 def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:
     """Each group of a ``compare`` result gains ``stats`` on the summary ``metric`` against the
-    ``baseline`` group (cheap: the runs' summaries are in ``data`` already)."""
+    ``baseline`` group over its counted runs (``app.store.finished``; cheap: the runs'
+    summaries are in ``data`` already)."""
     names = [g["name"] for g in data["groups"]]
     if baseline is not None and baseline not in names:
         message = f"no group is named {baseline[:100]!r}; groups: {', '.join(names)}"
         raise crud.InvalidInput([{"field": "baseline", "message": message}])
-    run_by_id = {run["id"]: run for run in data["runs"]}
-    stats = group_stats(
-        [(g["name"], [run_by_id[i] for i in g["runs"]]) for g in data["groups"]], metric, baseline
-    )
+    stats = group_stats(counted_groups(data), metric, baseline)
+    counts = group_counts(data)
     for group in data["groups"]:
-        group["stats"] = stats[group["name"]]
+        group["stats"] = {**stats[group["name"]], **counts[group["name"]]}
     data.update(metric=metric, baseline=baseline)

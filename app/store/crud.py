@@ -6,7 +6,6 @@ what is already stored ("commit, then enqueue").
 
 from __future__ import annotations
 
-import functools
 import shutil
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -16,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from app.store import limits
 from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
 from app.store.filters import Clause, matches_all, parse_where
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.params import like_pattern, reject_nul
+from app.store.run_files import run_dir
 from ssl_core.contract.spec import RunSpec, build_spec, error_messages
 
 __all__ = ["Conflict", "InvalidInput", "NotFound"]  # raised here, caught by the web layers
@@ -217,6 +217,7 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
     if run.status == Status.running:
         raise Conflict(f"run {run.id} is running; cancel it first")
     run_id = run.id
+    folder = run_dir(runs_dir, run)  # before the row goes: a legacy folder is matched by its spec
     try:
         _delete_rows(session, run_id)
     except (OperationalError, OSError) as exc:
@@ -225,9 +226,9 @@ def delete_run(session: Session, run: Run, runs_dir: Path) -> None:
         session.rollback()
         if storage_problem(exc) != "disk full" or run.status not in TERMINAL:
             raise
-        shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         _delete_rows(session, run_id)
-    shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _delete_rows(session: Session, run_id: int) -> None:
@@ -323,14 +324,39 @@ def _newest_value(key: str) -> Any:
     )
 
 
-def load_points(
+def point_counts(
     session: Session, run_ids: Iterable[int], keys: Sequence[str] | None = None
+) -> dict[tuple[int, str], int]:
+    """``{(run_id, key): number of points}`` in one query (the (run, key, epoch) key answers it
+    without reading the values)."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    query = sa_select(MetricPoint.run_id, MetricPoint.key, func.count()).where(
+        col(MetricPoint.run_id).in_(ids)
+    )
+    if keys:
+        query = query.where(col(MetricPoint.key).in_(list(keys)))
+    rows = session.exec(query.group_by(MetricPoint.run_id, MetricPoint.key)).all()
+    return {(run_id, key): int(count) for run_id, key, count in rows}
+
+
+def load_points(
+    session: Session,
+    run_ids: Iterable[int],
+    keys: Sequence[str] | None = None,
+    capped: bool = True,
 ) -> dict[int, dict[str, dict[str, list[Any]]]]:
     """``{run_id: {key: {"epoch": [], "step": [], "wall_time": [], "value": []}}}`` by epoch;
-    each run's keys in sorted order."""
+    each run's keys in sorted order. One query for all runs and keys (runs without metrics cost
+    nothing), after a count: ``capped``, more than ``limits.MAX_POINTS`` points is an
+    ``InvalidInput`` naming the cap, raised before anything is read."""
     ids = list(run_ids)
-    if session.get_bind().dialect.name == "sqlite":
-        return _load_series_one_by_one(session, ids, sorted(set(keys or metric_keys(session, ids))))
+    out: dict[int, dict[str, dict[str, list[Any]]]] = {run_id: {} for run_id in ids}
+    if not ids:
+        return out
+    if capped:
+        limits.check_points(sum(point_counts(session, ids, keys).values()))
     # Plain columns, not ORM objects: a 50-run compare reads ~150k rows and object construction
     # was most of its time.
     columns = (
@@ -345,7 +371,6 @@ def load_points(
     if keys:
         query = query.where(col(MetricPoint.key).in_(list(keys)))
     query = query.order_by(MetricPoint.run_id, MetricPoint.key, MetricPoint.epoch)
-    out: dict[int, dict[str, dict[str, list[Any]]]] = {run_id: {} for run_id in ids}
     cursor = session.connection().connection.cursor()  # the driver's own cursor
     try:
         cursor.execute(*_driver_sql(session, query))
@@ -356,44 +381,6 @@ def load_points(
     for (run_id, key), block in groupby(rows, key=itemgetter(0, 1)):
         _, _, epochs, steps, wall_times, values = zip(*block, strict=True)
         out[run_id][key] = _series(epochs, steps, wall_times, values)
-    return out
-
-
-@functools.cache
-def _series_sql() -> str:
-    """One series as SQLite's own SQL (parameters: run id, key); the unique (run_id, key, epoch)
-    index finds it, already in epoch order."""
-    query = (
-        sa_select(MetricPoint.epoch, MetricPoint.step, MetricPoint.wall_time, MetricPoint.value)
-        .where(
-            col(MetricPoint.run_id) == bindparam("run"), col(MetricPoint.key) == bindparam("key")
-        )
-        .order_by(MetricPoint.epoch)
-    )
-    compiled = query.compile(dialect=sqlite.dialect())
-    return str(compiled)
-
-
-def _load_series_one_by_one(
-    session: Session, ids: list[int], keys: list[str]
-) -> dict[int, dict[str, dict[str, list[Any]]]]:
-    """SQLite: one query per (run, key), on the driver's cursor.
-
-    SQLite runs in this process, so a query costs no round trip, and rows without the run id
-    and key are cheaper to turn into Python objects (the key is a new string per row): a third
-    less time than one query for all series on a 50-run × 1,000-epoch compare (BENCHMARKS.md).
-    """
-    out: dict[int, dict[str, dict[str, list[Any]]]] = {run_id: {} for run_id in ids}
-    sql = _series_sql()
-    cursor = session.connection().connection.cursor()
-    try:
-        for run_id in ids:
-            for key in keys:
-                rows = cursor.execute(sql, (run_id, key)).fetchall()
-                if rows:
-                    out[run_id][key] = _series(*zip(*rows, strict=True))
-    finally:
-        cursor.close()
     return out
 
 

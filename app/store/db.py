@@ -25,7 +25,7 @@ _engines: dict[str, Engine] = {}
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # (The busy timeout is sqlite3's connect argument ``timeout``: the web server's is shorter.)
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL + NORMAL stays consistent after a crash; only the last commits may be lost on power cut.
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -40,6 +40,7 @@ def make_engine(url: str, *, migrate: bool = True, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        connect_args.update(kwargs.pop("connect_args", {}))
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

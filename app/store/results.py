@@ -1,9 +1,15 @@
 """The final-results table of a comparison: groups × summary metrics, ready for a paper.
 
 One row per group: n, then per metric the mean ± std (or ± the 95 % CI half-width), and for the
-chosen metric the difference to the baseline group with its 95 % CI and p-value. The best mean
-per column is marked (bold in Markdown and LaTeX). ``GET /api/compare/table`` and the compare
-page's download links serve it as CSV, Markdown or LaTeX (``booktabs``).
+chosen metric the difference to the baseline group with its 95 % CI, p-value and Holm-adjusted
+p. The best mean per column is marked (bold in Markdown and LaTeX). ``GET /api/compare/table``
+and the compare page's download links serve it as CSV, Markdown or LaTeX (``booktabs``).
+
+Only counted runs feed it (succeeded ones; running ones too under ``partial``, app.store.finished).
+What was left out, the partial runs (``†``, never bold) and the tests on too few seeds are said
+where each format has room: the LaTeX caption, a note paragraph under the Markdown table, and in
+CSV — kept one header and one row per group, no comment lines — the ``excluded``,
+``excluded_runs``, ``partial_runs`` and ``caution`` columns.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 from app.store.compare import STAT_METRICS
 from app.store.exports import markdown_text, write_csv
+from app.store.finished import PARTIAL_MARK, counted_groups, excluded_text, partial_text
 from app.store.stats import group_stats
 from ssl_core.contract import summary
 
@@ -23,9 +30,7 @@ LABELS = {key: summary.heading(key) for key in STAT_METRICS}
 def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]]:
     """Per group of a ``compare`` result: name, n, and per summary metric its statistics (the
     chosen metric's against the baseline, as ``attach_stats`` left them)."""
-    run_by_id = {run["id"]: run for run in data["runs"]}
-    groups = [(g["name"], [run_by_id[i] for i in g["runs"]]) for g in data["groups"]]
-    per_metric = {m: group_stats(groups, m, None) for m in STAT_METRICS}
+    per_metric = {m: group_stats(counted_groups(data), m, None) for m in STAT_METRICS}
     rows = []
     for group in data["groups"]:
         name = group["name"]
@@ -38,13 +43,49 @@ def results_rows(data: dict[str, Any], band: str = "std") -> list[dict[str, Any]
             cells[metric] = {
                 "mean": s["mean"], "std": s["std"], "half": half, "n": s["n"], "ci95": s["ci95"],
             }  # fmt: skip
-        rows.append({"group": name, "runs": group["runs"], "cells": cells, "stats": group["stats"]})
+        stats = group["stats"]
+        partial = bool(stats.get("partial_runs"))
+        label = f"{name} {PARTIAL_MARK}" if partial else name
+        rows.append({"group": name, "label": label, "runs": stats["counted"], "cells": cells,
+                     "stats": stats, "partial": partial})  # fmt: skip
     for metric in STAT_METRICS:
-        means = [r["cells"][metric]["mean"] for r in rows if r["cells"][metric]["mean"] is not None]
+        # A half-trained number is never the best: partial rows do not compete for bold.
+        means = [
+            r["cells"][metric]["mean"]
+            for r in rows
+            if r["cells"][metric]["mean"] is not None and not r["partial"]
+        ]
         best = max(means, default=None)
         for row in rows:
-            row["cells"][metric]["best"] = best is not None and row["cells"][metric]["mean"] == best
+            row["cells"][metric]["best"] = (
+                best is not None and not row["partial"] and row["cells"][metric]["mean"] == best
+            )
     return rows
+
+
+def notes(data: dict[str, Any], text: Callable[[str], str] = str) -> list[str]:
+    """The sentences under (or in the caption of) a table: which runs count and which do not,
+    the partial mark, the Holm family and the tests on too few seeds; ``text`` quotes the
+    group names (user text)."""
+    counted = "succeeded and running runs" if data.get("partial") else "succeeded runs only"
+    left_out = excluded_text(data.get("excluded") or {})
+    out = [f"Over {counted}" + (f"; {left_out}." if left_out else ".")]
+    if marked := partial_text(data):
+        out.append(marked + ".")
+    compared = [g for g in data["groups"] if g["stats"].get("p_value") is not None]
+    if data.get("baseline") and len(compared) > 1:
+        out.append(f"p (Holm): Holm-adjusted over the {len(compared)} comparisons with "
+                   f"{text(data['baseline'])}.")  # fmt: skip
+    out += [
+        f"{text(g['name'])}: {g['stats']['caution']}."
+        for g in data["groups"]
+        if g["stats"].get("caution")
+    ]
+    return out
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else (f"{p:.3f}" if p >= 0.001 else "<0.001")
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -58,18 +99,17 @@ def _cell(cell: dict[str, Any]) -> str:
     return f"{_num(cell['mean'])}{spread}"
 
 
-def _diff(stats: dict[str, Any]) -> tuple[str, str]:
+def _diff(stats: dict[str, Any]) -> tuple[str, str, str]:
     if stats.get("diff_vs_baseline") is None:
-        return "–", "–"
+        return "–", "–", "–"
     diff = f"{stats['diff_vs_baseline']:+.2f}"
     if stats.get("diff_ci95"):
         lo, hi = stats["diff_ci95"]
         diff += f" [{lo:+.2f}, {hi:+.2f}]"
-    p = stats.get("p_value")
-    p_text = "–" if p is None else (f"{p:.3f}" if p >= 0.001 else "<0.001")
-    if p is not None and stats.get("paired"):
+    p_text = _p(stats.get("p_value"))
+    if stats.get("p_value") is not None and stats.get("paired"):
         p_text += " (paired)"
-    return diff, p_text
+    return diff, p_text, _p(stats.get("p_holm"))
 
 
 def _headers(data: dict[str, Any], band: str, text: Callable[[str], str] = str) -> list[str]:
@@ -78,7 +118,7 @@ def _headers(data: dict[str, Any], band: str, text: Callable[[str], str] = str) 
     metric = LABELS[data["metric"]]
     return [
         "group", "n", *[f"{LABELS[m]} {spread}" for m in STAT_METRICS],
-        f"Δ {metric} vs {text(data.get('baseline') or '—')} [95% CI]", "p",
+        f"Δ {metric} vs {text(data.get('baseline') or '—')} [95% CI]", "p", "p (Holm)",
     ]  # fmt: skip
 
 
@@ -87,7 +127,8 @@ def to_csv(data: dict[str, Any], band: str = "std") -> str:
     header = ["group", "n", "runs"]
     for metric in STAT_METRICS:
         header += [f"{metric}_mean", f"{metric}_std", f"{metric}_ci95_low", f"{metric}_ci95_high"]
-    header += ["metric", "baseline", "diff", "diff_ci95_low", "diff_ci95_high", "p_value", "paired"]
+    header += ["metric", "baseline", "diff", "diff_ci95_low", "diff_ci95_high", "p_value", "paired",
+               "p_holm", "caution", "excluded", "excluded_runs", "partial_runs"]  # fmt: skip
     rows: list[list[Any]] = [header]
     for result in results_rows(data, band):
         row: list[Any] = [result["group"], result["stats"]["n"], " ".join(map(str, result["runs"]))]
@@ -96,8 +137,12 @@ def to_csv(data: dict[str, Any], band: str = "std") -> str:
             row += [cell["mean"], cell["std"], ci[0], ci[1]]
         st = result["stats"]
         dci = st.get("diff_ci95") or [None, None]
+        left_out = st.get("excluded") or {}
         row += [data["metric"], data.get("baseline") or "", st.get("diff_vs_baseline"), dci[0],
-                dci[1], st.get("p_value"), st.get("paired")]  # fmt: skip
+                dci[1], st.get("p_value"), st.get("paired"), st.get("p_holm"), st.get("caution"),
+                excluded_text(left_out).removeprefix("excluded: "),
+                " ".join(str(i) for ids in left_out.values() for i in ids),
+                " ".join(map(str, st.get("partial_runs") or []))]  # fmt: skip
         rows.append(row)
     return write_csv(rows)
 
@@ -114,10 +159,12 @@ def to_markdown(data: dict[str, Any], band: str = "std") -> str:
             f"**{text}**" if c["best"] else text
             for text, c in zip(cells, row["cells"].values(), strict=True)
         ]
-        diff, p = _diff(row["stats"])
-        group = markdown_text(row["group"])
-        lines.append("| " + " | ".join([group, str(row["stats"]["n"]), *cells, diff, p]) + " |")
-    return "\n".join(lines) + "\n"
+        diff, p, p_holm = _diff(row["stats"])
+        group = markdown_text(row["group"]) + (f" {PARTIAL_MARK}" if row["partial"] else "")
+        lines.append(
+            "| " + " | ".join([group, str(row["stats"]["n"]), *cells, diff, p, p_holm]) + " |"
+        )
+    return "\n".join([*lines, "", " ".join(notes(data, markdown_text))]) + "\n"
 
 
 _LATEX_SPECIAL = {
@@ -130,13 +177,20 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
+def _latex_text(text: str) -> str:
+    return latex_escape(text).replace(PARTIAL_MARK, r"$^\dagger$").replace("–", "--")
+
+
 def to_latex(data: dict[str, Any], band: str = "std") -> str:
-    """A ``booktabs`` table (``\\usepackage{booktabs}``); best mean per column in bold."""
+    """A ``table`` float holding a ``booktabs`` tabular (``\\usepackage{booktabs}``); best mean
+    per column in bold (never a partial row's); the caption says which runs count."""
     header = [
         latex_escape(h).replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
         for h in _headers(data, band)
     ]
     lines = [
+        r"\begin{table}[t]",
+        r"\centering",
         r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
         r"\toprule",
         " & ".join(header) + r" \\",
@@ -147,10 +201,12 @@ def to_latex(data: dict[str, Any], band: str = "std") -> str:
         for cell in row["cells"].values():
             text = _cell(cell).replace("±", r"$\pm$").replace("–", "--")
             cells.append(rf"\textbf{{{text}}}" if cell["best"] else text)
-        diff, p = (t.replace("–", "--").replace("<", "$<$") for t in _diff(row["stats"]))
-        group = latex_escape(row["group"])
-        lines.append(" & ".join([group, str(row["stats"]["n"]), *cells, diff, p]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+        diff, p, p_holm = (t.replace("–", "--").replace("<", "$<$") for t in _diff(row["stats"]))
+        group = _latex_text(row["label"])
+        lines.append(" & ".join([group, str(row["stats"]["n"]), *cells, diff, p, p_holm]) + r" \\")
+    caption = f"{LABELS[data['metric']].capitalize()} per group. " + " ".join(notes(data))
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_latex_text(caption)}}}",
+              r"\end{table}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

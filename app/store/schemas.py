@@ -25,6 +25,9 @@ def first_line(text: str | None) -> str | None:
 
 class RunOut(BaseModel):
     id: int
+    uid: str = Field(
+        description="the run's identity, never reused (its files are under runs/<uid>/)"
+    )
     name: str
     status: Status
     spec: dict[str, Any]
@@ -63,6 +66,7 @@ class RunOut(BaseModel):
         error_line = first_line(run.error)
         return cls(
             id=run.id,
+            uid=run.uid,
             name=run.name,
             status=run.status,
             spec=run.spec,

@@ -6,6 +6,10 @@
   both groups ran the same seeds (n ≥ 2), the runs pair by seed and the test is the paired t-test
   on the per-seed differences (the split and initialisation are shared, so it is the sharper and
   the right one); otherwise Welch's t-test (unequal variances) and its Welch–Satterthwaite CI.
+- Several groups against one baseline: Holm's step-down adjustment of their p-values
+  (``p_holm``), so "one of k differences looks significant" is not read as a finding; and a
+  ``caution`` when a test rests on fewer than three seeds (or pairs) a side, where a t-test's
+  normality and variance estimate cannot be trusted.
 
 scipy does the distributions and tests (``scipy.stats``); this module only decides which test
 applies and shapes the result. With fewer than two runs on a side, what cannot be estimated is
@@ -21,6 +25,30 @@ from typing import Any
 from scipy import stats as sps
 
 LEVEL = 0.95
+# Below this many seeds (or pairs) a side, a t-test's p says little: it is shown with a caution.
+TRUSTED_N = 3
+
+
+def caution(n: int) -> str | None:
+    """The note shown beside a p-value whose test rests on ``n`` seeds or pairs (the smaller
+    side); None when ``n`` is enough."""
+    if n >= TRUSTED_N:
+        return None
+    return f"n = {n}: too few seeds for a t-test to be trusted"
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment over the p-values that exist (None stays None): the i-th
+    smallest of m is multiplied by m − i + 1, made non-decreasing in that order and capped at 1.
+    It controls the family-wise error rate without assuming the tests are independent."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(order)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
 
 
 def _finite(x: float) -> float | None:
@@ -71,6 +99,7 @@ def difference(
         "diff_ci95": None,
         "p_value": None,
         "paired": False,
+        "caution": None,
     }
     pairs_a = dict(zip(a_seeds or [], a, strict=True)) if a_seeds else {}
     pairs_b = dict(zip(b_seeds or [], b, strict=True)) if b_seeds else {}
@@ -83,7 +112,8 @@ def difference(
     else:
         return out
     low, high = result.confidence_interval(LEVEL)
-    out.update(p_value=_finite(result.pvalue), paired=paired)
+    n = len(a) if paired else min(len(a), len(b))
+    out.update(p_value=_finite(result.pvalue), paired=paired, caution=caution(n))
     if _finite(low) is not None and _finite(high) is not None:
         out["diff_ci95"] = [float(low), float(high)]
     return out
@@ -93,7 +123,8 @@ def group_stats(
     groups: list[tuple[str, list[dict[str, Any]]]], metric: str, baseline: str | None
 ) -> dict[str, dict[str, Any]]:
     """For each ``(name, runs)`` (runs as dicts with ``spec`` and ``summary``): the summary of
-    ``metric`` over its runs that have it, and the difference to the ``baseline`` group."""
+    ``metric`` over its runs that have it, and the difference to the ``baseline`` group with
+    its p-value Holm-adjusted over all the groups compared to that baseline."""
     values: dict[str, list[float]] = {}
     seeds: dict[str, list[Any]] = {}
     for name, runs in groups:
@@ -111,6 +142,11 @@ def group_stats(
         if baseline is not None and name != baseline and baseline in values:
             entry.update(difference(values[name], values[baseline], seeds[name], seeds[baseline]))
         else:
-            entry.update(diff_vs_baseline=None, diff_ci95=None, p_value=None, paired=False)
+            entry.update(
+                diff_vs_baseline=None, diff_ci95=None, p_value=None, paired=False, caution=None
+            )
         out[name] = entry
+    adjusted = holm([entry["p_value"] for entry in out.values()])
+    for entry, p_holm in zip(out.values(), adjusted, strict=True):
+        entry["p_holm"] = p_holm
     return out

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.app.conftest import set_run
+from tests.conftest import run_folder
 
 ENV = {"torch": "2.14.1", "device_name": "NVIDIA H200", "precision": "bf16", "git_commit": "a" * 40,
        "git_dirty": False, "host": "box", "worker": "w@box", "dataset_sha256": "f" * 64}  # fmt: skip
@@ -26,7 +27,7 @@ def pages(settings):
 def test_checkpoints_and_metrics_jsonl_download(pages, settings):
     run_id = pages.post("/api/runs", json={"algorithm": "fixmatch"}).json()["id"]
     assert pages.get(f"/api/runs/{run_id}/checkpoint").status_code == 404
-    run_dir = settings.run_dir(run_id)
+    run_dir = run_folder(settings, run_id)
     run_dir.mkdir(parents=True)
     (run_dir / "checkpoint.pt").write_bytes(b"last")
     (run_dir / "best.pt").write_bytes(b"best")
@@ -49,8 +50,8 @@ def test_checkpoints_need_the_token_like_the_api(settings):
         run_id = client.post("/api/runs", json={"algorithm": "fixmatch"}, headers=headers).json()[
             "id"
         ]
-        settings.run_dir(run_id).mkdir(parents=True)
-        (settings.run_dir(run_id) / "checkpoint.pt").write_bytes(b"x")
+        run_folder(settings, run_id).mkdir(parents=True)
+        (run_folder(settings, run_id) / "checkpoint.pt").write_bytes(b"x")
         assert client.get(f"/api/runs/{run_id}/checkpoint").status_code == 401
         assert client.get(f"/api/runs/{run_id}/checkpoint", headers=headers).content == b"x"
 

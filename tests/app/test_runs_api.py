@@ -8,6 +8,7 @@ from sqlmodel import Session, func, select
 from app.queue import QUEUE
 from app.store.models import MetricPoint, Run, Status
 from tests.app.conftest import add_points, set_run
+from tests.conftest import run_folder
 
 
 def count_runs(engine) -> int:
@@ -154,7 +155,7 @@ def test_retry_makes_a_new_run_with_the_same_spec(client, engine, settings):
 def test_delete_removes_run_points_and_folder_and_refuses_running(client, engine, settings):
     run = submit(client)
     add_points(engine, run["id"], "val/top1", [1.0, 2.0])
-    folder = settings.run_dir(run["id"])
+    folder = run_folder(settings, run["id"])
     folder.mkdir(parents=True)
     (folder / "checkpoint.pt").write_bytes(b"x")
     set_run(engine, run["id"], status=Status.running)

@@ -57,7 +57,7 @@ def test_two_slots_train_two_runs_at_once_and_give_them_back_on_shutdown(stack: 
         run = stack.client.get(run_id)
         assert run["status"] == "queued", (run, stack.logs())
         assert run["summary"]["stopped"] is True and run["slot"] is None and run["worker"] is None
-        assert (stack.home / "runs" / str(run_id) / "checkpoint.pt").is_file()
+        assert (stack.home / "runs" / run["uid"] / "checkpoint.pt").is_file()
 
 
 def test_a_killed_worker_takes_its_pool_processes_with_it(stack: Stack):

@@ -44,7 +44,7 @@ def test_submit_watch_and_finish_a_digits_run(stack: Stack):
         assert points["epoch"] == [1, 2, 3], key  # one row per key per epoch
     val = series["val/top1"]["value"]
     assert summary["best_val_top1"] == max(val)
-    assert (stack.home / "runs" / str(run_id) / "checkpoint.pt").is_file()
+    assert (stack.home / "runs" / run["uid"] / "checkpoint.pt").is_file()
 
 
 def test_cancel_a_running_run(stack: Stack):

@@ -34,7 +34,8 @@ def assert_each_epoch_once(stack: Stack, run_id: int, epochs: int) -> dict:
     assert len(series) >= 15
     for key, points in series.items():
         assert points["epoch"] == list(range(1, epochs + 1)), key
-    lines = (stack.home / "runs" / str(run_id) / "metrics.jsonl").read_text().splitlines()
+    folder = stack.home / "runs" / stack.client.get(run_id)["uid"]
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == epochs  # the trainer's own log agrees: no epoch trained twice
     return series
 

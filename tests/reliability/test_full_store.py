@@ -24,6 +24,7 @@ from app.store.errors import storage_problem
 from app.store.models import Status
 from ssl_core.checkpoint import save_checkpoint
 from tests.app.conftest import set_run
+from tests.conftest import run_folder
 from worker.runner import describe_error
 
 
@@ -65,7 +66,7 @@ def test_a_full_database_answers_507_and_changes_nothing(settings: Settings):
         for i in range(30):
             client.post("/api/runs", json={"algorithm": "fixmatch", "notes": "x" * 3000 + str(i)})
         total = client.get("/api/runs").json()["total"]
-        fill_database(get_engine(settings))
+        fill_database(client.app.state.engine)  # the web server's own engine
         refused = client.post("/api/runs", json={"algorithm": "fixmatch", "notes": "y" * 4000})
         assert refused.status_code == 507, refused.text
         assert refused.json()["detail"].startswith("disk full: ")
@@ -74,7 +75,7 @@ def test_a_full_database_answers_507_and_changes_nothing(settings: Settings):
         assert client.get("/api/runs").json()["total"] == total  # nothing half-written
         # Deleting still works on a full store: it is how space comes back.
         set_run(get_engine(settings), kept, status=Status.failed)
-        run_dir = settings.run_dir(kept)
+        run_dir = run_folder(settings, kept)
         run_dir.mkdir(parents=True)
         (run_dir / "checkpoint.pt").write_bytes(b"\0" * 1024)
         assert client.delete(f"/api/runs/{kept}").status_code == 204

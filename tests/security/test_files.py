@@ -16,7 +16,9 @@ from app.config import Settings
 from app.main import create_app
 from app.store.db import get_engine
 from app.store.models import Run, Status
+from app.store.run_files import run_dir
 from ssl_core.checkpoint import load_checkpoint
+from tests.conftest import run_folder
 from worker.runner import run_training
 
 TINY = {
@@ -62,7 +64,7 @@ def test_a_worker_resuming_from_a_crafted_checkpoint_fails_the_run_and_runs_noth
         session.commit()
         run_id = run.id
     marker = tmp_path / "code-ran"
-    poisoned_checkpoint(settings.run_dir(run_id) / "checkpoint.pt", marker)
+    poisoned_checkpoint(run_folder(settings, run_id) / "checkpoint.pt", marker)
     assert run_training(run_id, settings=settings) == Status.failed
     with Session(engine) as session:
         error = session.get(Run, run_id).error
@@ -88,7 +90,8 @@ def test_a_spec_path_never_reaches_the_file_system(settings: Settings):
         assert "dataset: must be one of" in session.get(Run, run_id).error
     assert not (settings.home.parent / "etc").exists()
     with pytest.raises(ValueError):
-        settings.run_dir("../../elsewhere")  # type: ignore[arg-type]
+        run_dir(settings.runs_dir, Run(id=1, uid="../../elsewhere", name="x", spec=TINY,
+                                       algorithm="fixmatch", dataset="digits"))  # fmt: skip
 
 
 def test_request_paths_stay_inside_home_and_static(settings: Settings):

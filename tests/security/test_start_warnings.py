@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from matchlab.cli import bind_warning
 
 from app.config import NOT_SETTINGS, Settings, unknown_variables_warning
 from app.stack.redis_server import free_port
+from matchlab.cli import bind_warning
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,7 @@ import torch
 import torchvision
 
 from ssl_core.environment import code_version, tensors_sha256
+from tests.conftest import run_folder
 from tests.worker.conftest import load
 from worker.runner import run_training
 
@@ -35,7 +36,7 @@ def test_a_real_training_stores_its_environment(settings, engine, make_run):
     raw = load_dataset("digits", settings.datasets_dir)
     assert env["dataset_sha256"] == tensors_sha256(raw.train_x, raw.train_y, raw.test_x, raw.test_y)
     # The best validation epoch's EMA weights are kept beside the resumable last checkpoint.
-    best = torch.load(settings.run_dir(run_id) / "best.pt", weights_only=True)
+    best = torch.load(run_folder(settings, run_id) / "best.pt", weights_only=True)
     assert best["epoch"] == 1 and "ema" in best and best["summary"]["best_epoch"] == 1
 
 

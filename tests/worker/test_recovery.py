@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from app.queue import QUEUE, enqueue, queued_run_ids
 from app.store.models import Run, Status, utcnow
+from tests.conftest import run_folder
 from tests.worker.conftest import FakeTrain, load
 from worker.recovery import MAX_RECOVERIES, recover_stale_runs, requeue_lost_runs
 from worker.runner import run_training
@@ -52,7 +53,7 @@ def test_run_with_epochs_and_checkpoint_is_requeued_and_resumes(settings, engine
     run_training(run_id, settings=settings, train=FakeTrain(epochs=2))
     # Pretend the worker died after epoch 2 of 3, leaving its checkpoint.
     orphan(engine, run_id, seconds_ago=600, epoch=2, finished_at=None)
-    (settings.run_dir(run_id) / "checkpoint.pt").write_bytes(b"checkpoint")
+    (run_folder(settings, run_id) / "checkpoint.pt").write_bytes(b"checkpoint")
     assert recover_stale_runs(settings).requeued == [run_id]
     resumed = FakeTrain(epochs=3, start_epoch=2)
     assert run_training(run_id, settings=settings, train=resumed) == Status.succeeded

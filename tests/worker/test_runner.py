@@ -37,7 +37,8 @@ def test_run_succeeds_with_one_point_per_key_per_epoch(settings, engine, make_ru
     assert run.summary["last_test_top1"] == 61.0
     assert point_count(engine, run_id) == 3 * len(METRIC_KEYS)
     # The trainer got the stored spec, the run's folder under MATCHLAB_HOME and the data folder.
-    assert fake.calls[0]["out_dir"] == settings.home / "runs" / str(run_id)
+    assert fake.calls[0]["out_dir"] == settings.home / "runs" / run.uid
+    assert fake.calls[0]["uid"] == run.uid and len(run.uid) == 32
     assert fake.calls[0]["spec"]["algorithm"] == "fixmatch"
     assert fake.calls[0]["data_dir"] == settings.home / "data"
 
