@@ -95,3 +95,19 @@ def test_trainer_gives_mean_teacher_a_teacher_apart_from_the_evaluated_ema():
     trainer = Trainer(RunSpec.model_validate({"algorithm": "meanteacher", "device": "cpu"}))
     assert trainer.algorithm.teacher_model is not trainer.ema.model
     assert trainer.ema.decay == 0.99 and trainer.algorithm.hp.teacher_decay == 0.9
+
+
+def test_a_checkpoint_without_a_teacher_resumes_from_the_evaluated_ema():
+    # Before the teacher had its own decay it *was* the evaluated EMA, which such a
+    # checkpoint holds as "ema": resuming takes the teacher from there.
+    from ssl_core.trainer import Trainer
+
+    spec = RunSpec.model_validate({"algorithm": "meanteacher", "device": "cpu"})
+    trainer = Trainer(spec)
+    with torch.no_grad():
+        for p in trainer.ema.model.parameters():
+            p.add_(1.0)
+    trainer.algorithm.load_state_dict({})
+    teacher = trainer.algorithm.teacher_model
+    for mine, ema in zip(teacher.parameters(), trainer.ema.model.parameters(), strict=True):
+        assert torch.equal(mine, ema)
