@@ -104,6 +104,16 @@ def make_schedule(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
 
 
+def set_bn_momentum(model: nn.Module, momentum: float | None) -> None:
+    """The spec's BatchNorm momentum (sized to the run, ssl_core.contract.horizons) on every
+    BatchNorm layer; None leaves the net's own."""
+    if momentum is None:
+        return
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = momentum
+
+
 class Trainer:
     def __init__(
         self, spec: RunSpec, data_dir: Path | None = None, raw: RawDataset | None = None
@@ -116,6 +126,7 @@ class Trainer:
         self.model = build_net(spec.net, info.num_classes, info.channels).to(
             self.device, memory_format=torch.channels_last
         )
+        set_bn_momentum(self.model, spec.bn_momentum)
         self.ema = ModelEMA(self.model, spec.ema_decay)
         # Steps and evaluation call these; with ``compile`` off they are the plain modules.
         # The plain ones stay what checkpoints save and the EMA averages (ssl_core.compiling).
@@ -144,7 +155,7 @@ class Trainer:
         batch = Batch(data.weak(x), y)
         if self.algorithm.views:
             u = data.sample_unlabeled(spec.batch_size * spec.uratio)
-            strong = strong_augment_settings(spec.hparams)
+            strong = (*strong_augment_settings(spec.hparams), spec.strong_augment)
             batch.u_views = [
                 data.weak(u.images) if view == "weak" else data.strong(u.images, *strong)
                 for view in self.algorithm.views

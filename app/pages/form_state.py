@@ -17,9 +17,9 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from ssl_core.contract.catalog import DATASETS
+from ssl_core.contract.presets import preset_fields
 from ssl_core.contract.spec import (
     PARAMS_BY_ALGORITHM,
-    PRESETS,
     RunSpec,
     build_spec,
     default_weak_augment,
@@ -45,7 +45,17 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ),
     (
         "Data and model",
-        ["weak_augment", "net", "num_val_per_class", "device", "precision", "compile"],
+        [
+            "weak_augment",
+            "strong_augment",
+            "net",
+            "bn_momentum",
+            "num_val_per_class",
+            "val_split",
+            "device",
+            "precision",
+            "compile",
+        ],
     ),
 ]
 # RunSpec fields the general sections leave out on purpose, and why.
@@ -53,7 +63,10 @@ HIDDEN = {"hparams": "drawn as the algorithm's own section, one input per hyperp
 # A RunSpec field that no section names (a new one) still gets an input, in this section.
 OTHER = "More"
 # Defaults that depend on the dataset or algorithm: blank means "let the spec choose".
-AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay"}
+AUTO_FIELDS = {"net", "num_val_per_class", "uratio", "lr", "ema_decay", "bn_momentum"}
+# Sized to the run's length when blank (ssl_core/contract/horizons.py): a value typed or kept
+# from a preset built for other epochs would not follow a change of the run's length.
+AUTO_FIELDS |= {"hparams.ema_momentum", "hparams.alignment_momentum", "hparams.rampup_iters"}
 
 
 @dataclass
@@ -248,7 +261,7 @@ def preset_state(state: dict[str, Any], preset: str) -> tuple[dict[str, Any], st
     flat.update({f"hparams.{k}": v for k, v in spec["hparams"].items()})
     # Fields left to the dataset and algorithm stay blank, unless the preset names them itself
     # (the paper's EMA 0.999 and SGD 0.03, the tutorial's Adam 0.002).
-    named = {k for k in PRESETS[preset] if k != "hparams"}
+    named = preset_fields(preset)
     out = dict(state)
     for key, value in flat.items():
         if key not in out or key in ("name", "notes", "seed"):

@@ -28,6 +28,7 @@ from app.store.series import downsample
 from ssl_core.contract import summary
 from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
 from ssl_core.contract.spec import flatten_spec
+from ssl_core.contract.validation import validation_size
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
@@ -219,6 +220,7 @@ def run_page(
         next_url=f"/runs/{run.id}",
         clone_url=clone_url(run.spec),
         files={name: (folder / file).is_file() for name, file in FILES.items()},
+        validation=validation_size(run.spec),
     )
 
 

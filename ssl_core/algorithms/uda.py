@@ -7,8 +7,8 @@ mean over the whole unlabeled batch; CE against a fixed target has the gradient 
 USB passes probabilities with ``softmax=False`` to its target hook, which then skips the
 sharpening; matchlab sharpens, as the paper.
 
-Training signal annealing (TSA, optional as in USB): a labeled sample whose top probability
-exceeds η_t is left out of the labeled loss, η_t = α_t·(1 − 1/K) + 1/K with
+Training signal annealing (TSA, optional as in USB): a labeled sample whose probability of its
+correct class exceeds η_t is left out of the labeled loss, η_t = α_t·(1 − 1/K) + 1/K with
 α_t = t/T (linear), exp(5(t/T − 1)) (exp) or 1 − exp(−5t/T) (log); the labeled loss is the mean
 over the whole labeled batch.
 """
@@ -54,8 +54,10 @@ class UDA(Algorithm):
         logits_x = logits_x.float()
 
         eta = tsa_threshold(self.hp.tsa_schedule, step, self.total_steps, self.num_classes)
-        confident = F.softmax(logits_x.detach(), dim=1).max(dim=1).values
-        keep_x = (confident <= eta).float()
+        # The paper's and USB's TSA: the probability of the true class, not the top one (a
+        # confidently wrong sample is what the labeled loss must keep).
+        correct = F.softmax(logits_x.detach(), dim=1).gather(1, batch.y[:, None]).squeeze(1)
+        keep_x = (correct <= eta).float()
         loss_x = (F.cross_entropy(logits_x, batch.y, reduction="none") * keep_x).mean()
 
         mask, targets, pseudo_labels = uda_targets(

@@ -37,8 +37,7 @@ class AlgorithmEntry:
     params: type[hp.HParams]  # hyperparameter model (the form fields and their checks)
     implementation: str  # "package.module:Class", a subclass of ssl_core.algorithms.Algorithm
     default_uratio: int = 7  # unlabeled images per labeled one (μ); 0 = labeled only
-    # The spec's ema_decay when left out. Mean Teacher's teacher *is* that average, and 0.99
-    # (an average over ~100 steps) lags a 600-step run too far to teach (docs/ALGORITHMS.md).
+    # The spec's ema_decay (the evaluated average) when left out.
     default_ema_decay: float = 0.99
     # Unlabeled views per step ("weak" / "strong"), or a function of the hyperparameters.
     views: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
@@ -94,6 +93,9 @@ class NetEntry:
     # measurement; ``matchlab worker --slots N`` overrides the plan).
     cpu_threads: int = 1
     gpu_gib: float = 2.0
+    # The momentum its BatchNorm layers are built with (PyTorch's: the new batch's weight);
+    # None: the spec leaves them as built (a plugin net whose value matchlab does not know).
+    bn_momentum: float | None = None
 
 
 MASK_DIAGNOSTICS = ("train/mask_ratio", "train/pseudo_label_acc")
@@ -143,7 +145,7 @@ _BUILTIN_ALGORITHMS = (
     AlgorithmEntry(
         "meanteacher", "Mean Teacher", hp.MeanTeacherParams,
         "ssl_core.algorithms.meanteacher:MeanTeacher", default_uratio=1, views=("weak", "weak"),
-        default_ema_decay=0.9, diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#4d908e",
+        diagnostics=PSEUDO_LABEL_DIAGNOSTICS, color="#4d908e",
         description="the student matches its weight average's prediction on another view",
     ),
     AlgorithmEntry(
@@ -218,6 +220,7 @@ _BUILTIN_NETS = (
         max_rows_per_step=65_536,
         cpu_threads=1,
         gpu_gib=2.0,
+        bn_momentum=0.1,  # PyTorch's default
     ),
     NetEntry(
         "wrn_28_2",
@@ -226,6 +229,7 @@ _BUILTIN_NETS = (
         max_rows_per_step=16_384,
         cpu_threads=2,
         gpu_gib=8.0,
+        bn_momentum=0.001,  # the papers' WideResNet
     ),
     NetEntry(
         "wrn_28_8",
@@ -234,6 +238,7 @@ _BUILTIN_NETS = (
         max_rows_per_step=4_096,
         cpu_threads=4,
         gpu_gib=32.0,
+        bn_momentum=0.001,
     ),
 )
 

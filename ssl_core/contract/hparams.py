@@ -58,13 +58,15 @@ class MixMatchParams(HParams):
         "75 at lr 0.1 fell to labels-only on one seed of three, docs/STUDY_fashion_mnist_40.md; "
         "the `paper` preset: 75, 150 on CIFAR-100)",
     )
-    rampup_iters: int = Field(
-        600,
+    rampup_iters: int | None = Field(
+        None,
         ge=0,
         le=MAX_TOTAL_STEPS,
-        description="steps over which λu ramps up linearly from 0 (600: the whole CPU-sized run; "
-        "full weight at step 256 put λu 75 on guesses half wrong, docs/STUDY_fashion_mnist_40.md; "
-        "the `paper` preset: 16,384)",
+        description="steps over which λu ramps up linearly from 0; left out, the whole run "
+        "(epochs × iters_per_epoch, recorded in the stored spec): full weight at step 256 of 600 "
+        "put λu 75 on guesses half wrong, docs/STUDY_fashion_mnist_40.md; the `paper` preset: "
+        "16,384",
+        json_schema_extra={"null_means": "the whole run"},
     )
     num_augmentations: int = Field(
         2, ge=1, le=8, description="weak augmentations K per unlabeled image"
@@ -129,7 +131,14 @@ def _cutout_fraction() -> Any:
 
 def _ema_momentum() -> Any:
     return Field(
-        0.999, ge=0, lt=1, description="momentum of the running class and confidence estimates"
+        None,
+        ge=0,
+        lt=1,
+        description="momentum of the running class and confidence estimates (the papers: "
+        "0.999, the `paper` preset); left out, derived from the run's length so the starting "
+        "value weighs under 1 % by a quarter of the run, at most 0.999 (600 steps: 0.9697; "
+        "ssl_core/contract/horizons.py), and recorded in the stored spec",
+        json_schema_extra={"null_means": "derived from the run's length"},
     )
 
 
@@ -151,10 +160,19 @@ class PiModelParams(HParams):
 
 
 class MeanTeacherParams(HParams):
-    """Mean Teacher (Tarvainen & Valpola 2017): the EMA model's softmax is the student's target.
-    The teacher is the evaluated EMA, so the spec's ``ema_decay`` is its decay α."""
+    """Mean Teacher (Tarvainen & Valpola 2017): an EMA of the student's weights (the teacher,
+    decay α) makes the student's targets; the evaluated EMA is the spec's ``ema_decay``, as
+    for every other method."""
 
     unlabeled_weight: float = Field(50.0, ge=0, le=10_000, description="unlabeled loss weight λu")
+    teacher_decay: float = Field(
+        0.9,
+        ge=0,
+        lt=1,
+        description="EMA decay α of the teacher (0.9: 0.99, an average over ~100 steps, lags a "
+        "600-step run too far to teach, docs/ALGORITHMS.md; the paper and the `paper` preset: "
+        "0.999)",
+    )
     unlabeled_warmup: float = _unlabeled_warmup()
 
 
@@ -178,7 +196,7 @@ class FreeMatchParams(HParams):
     fairness_weight: float = Field(
         0.001, ge=0, le=100, description="weight λf of the self-adaptive fairness term"
     )
-    ema_momentum: float = _ema_momentum()
+    ema_momentum: float | None = _ema_momentum()
     strong_augment_ops: int = _strong_augment_ops()
     cutout_fraction: float = _cutout_fraction()
 
@@ -190,7 +208,7 @@ class SoftMatchParams(HParams):
     n_sigma: float = Field(
         2.0, gt=0, le=10, description="width: full weight within n_sigma σ below the mean μ"
     )
-    ema_momentum: float = _ema_momentum()
+    ema_momentum: float | None = _ema_momentum()
     uniform_alignment: bool = Field(
         True, description="align the mean prediction to the uniform distribution (UA)"
     )
@@ -214,6 +232,6 @@ class ReMixMatchParams(HParams):
         0.5, ge=0, le=10_000, description="weight λr of the rotation loss (0: no rotation head)"
     )
     unlabeled_warmup: float = _unlabeled_warmup(1 / 64)
-    alignment_momentum: float = _ema_momentum()
+    alignment_momentum: float | None = _ema_momentum()
     strong_augment_ops: int = _strong_augment_ops()
     cutout_fraction: float = _cutout_fraction()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ssl_core.contract import catalog
+
 # Presets: field overrides applied before the user's own values. Keys of `hparams` apply only to
 # algorithms whose hyperparameter model has that field.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -24,8 +26,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_batch_size": 1024,
         # No weak_augment here: the dataset's default is the papers' (crop + flip; crop only on
         # SVHN, whose flip the papers leave out).
+        # TorchSSL's and USB's RandAugment (3 ops), which produced the reference tables.
+        "strong_augment": "usb",
         # FlexMatch's warm-up is the paper's; the CPU-sized default leaves it off (its hparams).
-        "hparams": {"rampup_iters": 16384, "threshold_warmup": True},
+        # The moving averages keep the papers' momenta (the CPU default derives them from the
+        # run's length, ssl_core/contract/horizons.py); the BatchNorm momentum and fp32 are set
+        # by build_spec, which knows the net.
+        "hparams": {
+            "rampup_iters": 16384,
+            "threshold_warmup": True,
+            "ema_momentum": 0.999,
+            "alignment_momentum": 0.999,
+            "teacher_decay": 0.999,
+        },
     },
     # The seed tutorial's MixMatch settings: Adam 0.002, EMA 0.9, λu 75, "128" labels (the seed
     # takes int(128 / 10) = 12 per class, so 120), 128 iterations × 5 epochs,
@@ -52,6 +65,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Fields the `paper` preset settles in build_spec rather than here (they depend on the net and
+# on what the user chose): the net's own BatchNorm momentum, fp32 for precision `auto`.
+PAPER_SPEC_FIELDS = ("bn_momentum", "precision")
+
+
+def preset_fields(preset: str) -> set[str]:
+    """The dotted spec fields ``preset`` sets (``hparams.x`` for its hyperparameters)."""
+    fields = {key for key in PRESETS[preset] if key != "hparams"}
+    fields |= {f"hparams.{key}" for key in PRESETS[preset].get("hparams", {})}
+    return fields | (set(PAPER_SPEC_FIELDS) if preset == "paper" else set())
+
+
 def preset_overrides(
     preset: str, fields: Mapping[str, Any], algorithm: str, dataset: str
 ) -> dict[str, Any]:
@@ -69,4 +94,20 @@ def preset_overrides(
     if preset == "paper" and dataset == "cifar100":
         values["weight_decay"] = 1e-3
     values["hparams"] = hparams
+    return values
+
+
+def paper_spec_values(values: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """``values`` (the preset merged with the user's) with what the `paper` preset settles once
+    the net is known: the net's own BatchNorm momentum, and fp32 for precision ``auto`` (bf16
+    on a GPU otherwise, which the papers' numbers were not produced with). A value the user
+    gave is kept."""
+    values = dict(values)
+    if values.get("precision", "auto") == "auto":
+        values["precision"] = "fp32"
+    if values.get("bn_momentum") is None and dataset in catalog.DATASETS:
+        net = values.get("net") or catalog.dataset(dataset).net
+        native = catalog.CATALOG.nets.get(net) if isinstance(net, str) else None
+        if native is not None and native.bn_momentum is not None:
+            values["bn_momentum"] = native.bn_momentum
     return values

@@ -21,9 +21,10 @@ from pydantic import (
 
 from ssl_core.contract import catalog
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
+from ssl_core.contract.horizons import fill_derived
 from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 from ssl_core.contract.presets import PRESETS as PRESETS  # re-exported: ssl_core.spec.PRESETS
-from ssl_core.contract.presets import preset_overrides
+from ssl_core.contract.presets import paper_spec_values, preset_overrides
 
 WEAK_AUGMENTS = ("crop", "flip", "noise")
 
@@ -97,7 +98,20 @@ class RunSpec(Strict):
     algorithm: Literal[ALGORITHMS]  # type: ignore[valid-type] — names from the catalog
     dataset: Literal[DATASETS] = "digits"  # type: ignore[valid-type]
     num_labels: int = Field(40, ge=1, description="labeled images in total, class-balanced")
-    num_val_per_class: int | None = Field(None, ge=0, description="validation images per class")
+    num_val_per_class: int | None = Field(
+        None,
+        ge=0,
+        description="validation images per class; left out, by val_split: the dataset's "
+        "(standard) or the labels per class (realistic)",
+    )
+    val_split: Literal["standard", "realistic"] = Field(
+        "standard",
+        description="validation set size when num_val_per_class is left out: standard, the "
+        "dataset's (e.g. 500 per class on Fashion-MNIST and CIFAR-10); realistic, as many "
+        "images as labels "
+        "(Oliver et al. 2018: a validation set far larger than the labels is an oracle for "
+        "model selection that a real user would not have)",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     net: Literal[NETS] | None = None  # type: ignore[valid-type]
     epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description="evaluation intervals")
@@ -137,7 +151,25 @@ class RunSpec(Strict):
         "(not digits or SVHN: crop only); a list given is used as given",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="auto: bf16 on a GPU, fp32 on a CPU (the `paper` preset: fp32 unless bf16 "
+        "is asked for)",
+    )
+    bn_momentum: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="BatchNorm momentum (the new batch's weight); left out, the net's own (WRN "
+        "0.001, small CNN 0.1) unless its start would weigh over 1 % at a quarter of the run, "
+        "then the value that settles there (600 steps: 0.0303); the `paper` preset: the net's own",
+    )
+    strong_augment: Literal["fixmatch", "usb"] = Field(
+        "fixmatch",
+        description="strong augmentation variant: fixmatch (enhance factors 0.1–1.9, centred "
+        "shears, hparams.strong_augment_ops default 2) or usb (USB's RandAugment: factors "
+        "0.05–0.95, shears about the corner, 3 ops unless strong_augment_ops is set)",
+    )
     compile: bool = Field(
         False,
         description="torch.compile the net for training and evaluation: faster steps after a "
@@ -172,8 +204,19 @@ class RunSpec(Strict):
         # Fill dataset- and algorithm-dependent defaults so the stored spec is explicit.
         if self.net is None:
             object.__setattr__(self, "net", info.net)
+        labels_per_class = self.num_labels // info.num_classes
+        realistic = max(1, labels_per_class)
         if self.num_val_per_class is None:
-            object.__setattr__(self, "num_val_per_class", info.num_val_per_class)
+            size = realistic if self.val_split == "realistic" else info.num_val_per_class
+            object.__setattr__(self, "num_val_per_class", size)
+        elif self.val_split == "realistic" and self.num_val_per_class != realistic:
+            raise ValueError(
+                f"num_val_per_class: the realistic val_split holds out as many images as labels, "
+                f"{realistic} per class for {self.num_labels} labels; got "
+                f"{self.num_val_per_class} (leave num_val_per_class out, or use val_split "
+                f"standard)"
+            )
+        fill_derived(self)  # momenta, ramps and USB's N from the run (contract.horizons)
         if self.uratio is None:
             object.__setattr__(self, "uratio", DEFAULT_UNLABELED_RATIO[self.algorithm])
         if self.lr is None:
@@ -267,6 +310,8 @@ def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
         preset_dataset = dataset if isinstance(dataset, str) else "digits"
         fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
         values = _deep_merge(preset_overrides(preset, fields, algorithm, preset_dataset), values)
+        if preset == "paper":
+            values = paper_spec_values(values, preset_dataset)
     return RunSpec.model_validate(values)
 
 

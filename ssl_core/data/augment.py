@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ssl_core.data.augment_ops import (  # noqa: F401 — RAND_AUGMENT_OPS and the ops are public here
+    ENHANCE_OPS,
     GEOMETRIC_KIND,
     GREY,
     RAND_AUGMENT_OPS,
@@ -33,6 +34,7 @@ from ssl_core.data.augment_ops import (  # noqa: F401 — RAND_AUGMENT_OPS and t
     op_translate_x,
     op_translate_y,
     signed_magnitude,
+    usb_enhance_magnitude,
     warp,
 )
 
@@ -141,11 +143,18 @@ def _op_order(chosen: Tensor) -> Tensor:
 
 
 def _rand_augment_rounds(
-    x: Tensor, order: Tensor, chosen: Tensor, magnitudes: Tensor, counts: list[list[int]]
+    x: Tensor,
+    order: Tensor,
+    chosen: Tensor,
+    magnitudes: Tensor,
+    counts: list[list[int]],
+    variant: str = "fixmatch",
 ) -> tuple[Tensor, Tensor]:
     """The rounds of RandAugment on ``x``, already grouped by the first round's ops
     (``x[p]`` is input image ``order[p]``); returns the images grouped by the last round's ops
-    and that order. Works in place: ``x`` must be a tensor of the caller's own."""
+    and that order. Works in place: ``x`` must be a tensor of the caller's own. ``variant``
+    ``usb``: USB's enhance factors (0.05 … 0.95), shears about the corner, black fill."""
+    usb = variant == "usb"
     for round_ in range(len(counts)):
         if round_:
             new_order = _op_order(chosen[round_])
@@ -163,10 +172,13 @@ def _rand_augment_rounds(
                 signed.append(signed_magnitude(m_rows))  # drawn op by op, as each op would
                 warp_kinds.append(kind_like(m_rows, GEOMETRIC_KIND[op]))
             else:
+                if usb and op in ENHANCE_OPS:
+                    m_rows = usb_enhance_magnitude(m_rows)
                 op(rows, m_rows, out=rows)  # each op's slice in place: no copy to gather them
         if signed:  # the geometric ops come last in RUN_ORDER: their images are the batch's end
             rows = x[sum(sizes[:_PHOTOMETRIC]) :]
-            warp(rows, torch.cat(signed), torch.cat(warp_kinds), out=rows)
+            fill = 0.0 if usb else GREY
+            warp(rows, torch.cat(signed), torch.cat(warp_kinds), rows, corner=usb, fill=fill)
     return x, order
 
 
@@ -273,9 +285,11 @@ def strong_augment_uint8(
     cutout_fraction: float,
     mean: Tensor,
     std: Tensor,
+    variant: str = "fixmatch",
 ) -> Tensor:
     """The strong view of uint8 images: ``weak_augment(images, weak_ops)`` (crop and flip), then
-    ``strong_augment_normalized`` of the images as floats in [0, 1].
+    ``strong_augment_normalized`` of the images as floats in [0, 1] (``variant``: the spec's
+    ``strong_augment``, see ``_rand_augment_rounds``).
 
     The same values and random draws, in fewer passes: the crop's gather already puts the
     images in the order of the first round's ops, on uint8 (the float batch is not regrouped).
@@ -296,5 +310,5 @@ def strong_augment_uint8(
             images, rows.index_select(0, order), cols.index_select(0, order), order
         )
     x = images.to(torch.float32, copy=True).div_(255)  # always a new tensor: changed in place
-    x, order = _rand_augment_rounds(x, order, chosen, magnitudes, counts)
+    x, order = _rand_augment_rounds(x, order, chosen, magnitudes, counts, variant)
     return _cutout_normalize_reorder(x, order, cutout_fraction, mean, std)

@@ -50,6 +50,12 @@ def _enhance_factor(m: Tensor) -> Tensor:
     return 0.1 + 1.8 * m
 
 
+def usb_enhance_magnitude(m: Tensor) -> Tensor:
+    """The magnitude that makes ``_enhance_factor`` give USB's 0.05 … 0.95 (its RandAugment's
+    ``v`` for color, contrast, brightness and sharpness) for a draw m in [0, 1]."""
+    return m * 0.5 - 1 / 36
+
+
 def signed_magnitude(m: Tensor) -> Tensor:
     """Random sign so rotations, shears and shifts go both ways."""
     return torch.where(torch.rand_like(m) < 0.5, -m, m)
@@ -153,9 +159,19 @@ _THETA_SOURCES = (
     (0, 1, 6, 1, 0, 1),  # TRANSLATE_X: [1, 0, shift; 0, 1, 0]
     (0, 1, 1, 1, 0, 6),  # TRANSLATE_Y: [1, 0, 0; 0, 1, shift]
 )
+# USB's shears (PIL's affine (1, v, 0, 0, 1, 0)) keep the top-left pixel row (column) in place,
+# not the centre: in affine_grid's [-1, 1] coordinates of an n-pixel side that adds
+# shear·(n − 1)/n as a shift (column 7; matchlab's images are square).
+_THETA_SOURCES_CORNER = (
+    _THETA_SOURCES[ROTATE],
+    (0, 5, 7, 1, 0, 1),  # SHEAR_X:     [1, shear, shear; 0, 1, 0]
+    (0, 1, 1, 5, 0, 7),  # SHEAR_Y:     [1, 0, 0; shear, 1, shear]
+    _THETA_SOURCES[TRANSLATE_X],
+    _THETA_SOURCES[TRANSLATE_Y],
+)
 
 
-def _affine_theta(s: Tensor, kind: Tensor) -> Tensor:
+def _affine_theta(s: Tensor, kind: Tensor, corner: float | None = None) -> Tensor:
     """(N, 2, 3) matrices: rotate by s·30°, shear by s·0.3, shift by s·0.3 of the side.
 
     Every image's entries are picked from its own candidates by its kind (one gather), not
@@ -166,8 +182,10 @@ def _affine_theta(s: Tensor, kind: Tensor) -> Tensor:
     shear = s * 0.3
     shift = shear * 2  # affine_grid spans [-1, 1]: 0.3 of the side
     constants = device_constant((1.0, 0.0), s.device, s.dtype).expand(len(s), 2)
-    candidates = torch.cat([constants, torch.stack([cos, -sin, sin, shear, shift], dim=1)], 1)
-    sources = device_constant(_THETA_SOURCES, s.device, torch.long).index_select(0, kind)
+    columns = [cos, -sin, sin, shear, shift] + ([shear * corner] if corner is not None else [])
+    candidates = torch.cat([constants, torch.stack(columns, dim=1)], 1)
+    table = _THETA_SOURCES_CORNER if corner is not None else _THETA_SOURCES
+    sources = device_constant(table, s.device, torch.long).index_select(0, kind)
     return candidates.gather(1, sources).view(-1, 2, 3)
 
 
@@ -188,13 +206,22 @@ def _affine_grid(theta: Tensor, h: int, w: int) -> Tensor:
     return grid.permute(0, 2, 3, 1)  # (N, H, W, 2), strided
 
 
-def warp(x: Tensor, s: Tensor, kind: Tensor, out: Tensor | None = None) -> Tensor:
-    grid = _affine_grid(_affine_theta(s, kind), x.shape[2], x.shape[3])
-    # Sample x − grey with zero padding so pixels brought in from outside come out grey.
-    # ``out`` (possibly x itself) holds x − grey until the sampled result overwrites it.
-    shifted = torch.sub(x, GREY, out=out)
+def warp(
+    x: Tensor,
+    s: Tensor,
+    kind: Tensor,
+    out: Tensor | None = None,
+    corner: bool = False,
+    fill: float = GREY,
+) -> Tensor:
+    """The affine warps; ``corner`` and ``fill`` 0 (black, PIL's default) give USB's."""
+    h, w = x.shape[2], x.shape[3]
+    grid = _affine_grid(_affine_theta(s, kind, (h - 1) / h if corner else None), h, w)
+    # Sample x − fill with zero padding so pixels brought in from outside come out as fill.
+    # ``out`` (possibly x itself) holds x − fill until the sampled result overwrites it.
+    shifted = torch.sub(x, fill, out=out)
     sampled = F.grid_sample(shifted, grid, align_corners=False, padding_mode="zeros")
-    return sampled.add_(GREY) if out is None else torch.add(sampled, GREY, out=out)
+    return sampled.add_(fill) if out is None else torch.add(sampled, fill, out=out)
 
 
 def kind_like(m: Tensor, kind: int) -> Tensor:
@@ -247,6 +274,8 @@ GEOMETRIC_KIND = {
     op_translate_x: TRANSLATE_X,
     op_translate_y: TRANSLATE_Y,
 }
+ENHANCE_OPS = (op_color, op_contrast, op_brightness, op_sharpness)
+STRONG_VARIANTS = ("fixmatch", "usb")
 RUN_ORDER = sorted(
     range(len(RAND_AUGMENT_OPS)), key=lambda k: RAND_AUGMENT_OPS[k] in GEOMETRIC_KIND
 )

@@ -140,10 +140,12 @@ class DeviceData:
             x = weak_augment(images, self.weak_ops)
             return self._finish(x.to(torch.float32, memory_format=torch.channels_last).div_(255))
 
-    def strong(self, images: Tensor, num_ops: int, cutout_fraction: float) -> Tensor:
+    def strong(
+        self, images: Tensor, num_ops: int, cutout_fraction: float, variant: str = "fixmatch"
+    ) -> Tensor:
         with one_thread_on_cpu(self.device):
             return strong_augment_uint8(
-                images, self.weak_ops, num_ops, cutout_fraction, self.mean, self.std
+                images, self.weak_ops, num_ops, cutout_fraction, self.mean, self.std, variant
             )
 
     def sample_labeled(self, batch_size: int) -> tuple[Tensor, Tensor]:

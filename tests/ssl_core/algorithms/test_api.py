@@ -90,10 +90,12 @@ def test_state_in_a_registered_buffer_is_checkpointed_without_writing_state_dict
     assert torch.equal(fresh.algorithm.admitted, trained.algorithm.admitted)
 
 
-def test_the_teacher_is_used_by_the_algorithm_but_not_saved_with_it():
+def test_the_evaluated_ema_is_handed_to_the_algorithm_but_not_saved_with_it():
     trainer = Trainer(RunSpec.model_validate({"algorithm": "meanteacher", **TINY}))
     assert trainer.algorithm.teacher is trainer.ema.model
-    assert trainer.state_dict()["algorithm"] == {}  # the EMA is saved once, as "ema"
+    # The EMA is saved once, as "ema"; Mean Teacher's own teacher (teacher_decay) is its state.
+    saved = trainer.state_dict()["algorithm"]
+    assert saved and all(key.startswith("teacher_model.") for key in saved)
 
 
 def test_algorithm_state_of_another_method_is_refused_naming_the_keys():

@@ -29,30 +29,38 @@ def test_pimodel_mse_between_two_views_with_gradient_through_the_second_only():
     assert out.mask is None and used_correct(out, b)[0] == 2  # no mask: both count
 
 
-class Doubler(nn.Module):
+class Scale(nn.Module):
+    def __init__(self, weight: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(weight))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 2 * x
+        return self.weight * x
 
 
-def test_meanteacher_target_comes_from_the_teacher_in_training_mode():
-    algo = make("meanteacher")  # λu 50
-    teacher = Doubler().eval()
-    algo.teacher = teacher
+def test_meanteacher_target_comes_from_its_own_ema_teacher_in_training_mode():
+    algo = make("meanteacher", teacher_decay=0.5)  # λu 50
+    algo.extra_modules(Scale(3.0))  # the teacher starts as a copy of the student: weight 3
+    algo.teacher_model.eval()
     seen = []
-    teacher.register_forward_hook(lambda m, i, o: seen.append(m.training))
-    first = logits((LN(3) / 2, 0))  # the teacher doubles it: (ln 3, 0) → (¾, ¼)
-    second = logits((0, 0))  # the student (identity): (½, ½)
-    out = algo.step(nn.Identity(), batch(logits((0, 0)), [0], [first, second], [0]), step=100)
+    algo.teacher_model.register_forward_hook(lambda m, i, o: seen.append(m.training))
+    first = logits((LN(3) / 2, 0))  # the teacher, 0.5·3 + 0.5·1 = 2, doubles it: (¾, ¼)
+    second = logits((0, 0))  # the student (weight 1): (½, ½)
+    out = algo.step(Scale(1.0), batch(logits((0, 0)), [0], [first, second], [0]), step=100)
+    assert algo.teacher_model.weight.item() == pytest.approx(2.0)
     assert out.loss_u.item() == pytest.approx(1 / 16, rel=1e-6)  # the student's own: 0.018
     assert out.loss.item() == pytest.approx(LN(2) + 50 / 16, rel=1e-6)
-    assert seen == [True] and teacher.training is False
+    assert seen == [True]
 
 
-def test_meanteacher_without_a_teacher_says_so():
-    with pytest.raises(RuntimeError, match="teacher"):
-        make("meanteacher").step(
-            nn.Identity(), batch(logits((0, 0)), [0], [logits((0, 0))] * 2, [0]), step=0
-        )
+def test_meanteacher_is_not_taught_by_the_evaluated_ema():
+    # The evaluated average (ema_decay, 0.99 as for every method) must not be the teacher: its
+    # own decay (teacher_decay) is what teaches, and it is saved with the algorithm's state.
+    algo = make("meanteacher", teacher_decay=0.5)
+    algo.teacher = Scale(100.0)  # what the trainer hands every algorithm: the evaluated EMA
+    out = algo.step(Scale(1.0), batch(logits((0, 0)), [0], [logits((1, 0))] * 2, [0]), step=100)
+    assert out.loss_u.item() == pytest.approx(0.0, abs=1e-7)  # teacher = student's own weight
+    assert set(algo.state_dict()) == {"teacher_model.weight"}
 
 
 def test_meanteacher_with_the_students_weights_is_the_pimodel():
@@ -69,19 +77,37 @@ def test_meanteacher_with_the_students_weights_is_the_pimodel():
     )
     spec = {"epochs": 10, "iters_per_epoch": 10}
     pi = build_algorithm(RunSpec.model_validate({"algorithm": "pimodel", **spec}), 10, 100, CPU)
-    mt = build_algorithm(RunSpec.model_validate({"algorithm": "meanteacher", **spec}), 10, 100, CPU)
-    mt.teacher = copy.deepcopy(student).eval()
-    teacher_stats = [t.clone() for t in mt.teacher.buffers()]
+    mt_spec = {"algorithm": "meanteacher", **spec, "hparams": {"teacher_decay": 0.0}}
+    mt = build_algorithm(RunSpec.model_validate(mt_spec), 10, 100, CPU)
+    mt.extra_modules(copy.deepcopy(student).eval())
+    teacher_stats = [t.clone() for t in mt.teacher_model.buffers()]
     pi_out = pi.step(copy.deepcopy(student), b, step=100)
     mt_out = mt.step(copy.deepcopy(student), b, step=100)
     assert mt_out.loss_u.item() == pytest.approx(pi_out.loss_u.item(), rel=1e-5)
     assert mt_out.loss_x.item() == pytest.approx(pi_out.loss_x.item(), rel=1e-6)
-    assert all(torch.equal(a, t) for a, t in zip(teacher_stats, mt.teacher.buffers(), strict=True))
-    assert mt.teacher.training is False
+    teacher = mt.teacher_model
+    assert all(torch.equal(a, t) for a, t in zip(teacher_stats, teacher.buffers(), strict=True))
 
 
-def test_trainer_gives_mean_teacher_the_evaluated_ema():
+def test_trainer_gives_mean_teacher_a_teacher_apart_from_the_evaluated_ema():
     from ssl_core.trainer import Trainer
 
     trainer = Trainer(RunSpec.model_validate({"algorithm": "meanteacher", "device": "cpu"}))
-    assert trainer.algorithm.teacher is trainer.ema.model
+    assert trainer.algorithm.teacher_model is not trainer.ema.model
+    assert trainer.ema.decay == 0.99 and trainer.algorithm.hp.teacher_decay == 0.9
+
+
+def test_a_checkpoint_without_a_teacher_resumes_from_the_evaluated_ema():
+    # Before the teacher had its own decay it *was* the evaluated EMA, which such a
+    # checkpoint holds as "ema": resuming takes the teacher from there.
+    from ssl_core.trainer import Trainer
+
+    spec = RunSpec.model_validate({"algorithm": "meanteacher", "device": "cpu"})
+    trainer = Trainer(spec)
+    with torch.no_grad():
+        for p in trainer.ema.model.parameters():
+            p.add_(1.0)
+    trainer.algorithm.load_state_dict({})
+    teacher = trainer.algorithm.teacher_model
+    for mine, ema in zip(teacher.parameters(), trainer.ema.model.parameters(), strict=True):
+        assert torch.equal(mine, ema)
