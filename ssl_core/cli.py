@@ -22,9 +22,9 @@ from ssl_core.contract.spec import (
     PRESETS,
     RunSpec,
     build_spec,
-    format_errors,
     set_dotted,
 )
+from ssl_core.contract.spec_errors import format_errors
 from ssl_core.contract.summary import FIELDS as SUMMARY_FIELDS
 
 

@@ -29,7 +29,7 @@ from app.store.db import get_engine
 from app.store.errors import storage_problem
 from app.store.models import TERMINAL, Run, Status, utcnow
 from app.store.run_files import read_identity, run_dir, write_identity
-from ssl_core.contract.spec import error_messages
+from ssl_core.contract.spec_errors import error_messages
 from worker.recovery import settle_cancelled_queued
 from worker.search_step import advance_search
 from worker.sink import RunSink

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import (
     BaseModel,
     Field,
-    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -21,6 +20,9 @@ from pydantic import (
 
 from ssl_core.contract import catalog
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS, NETS, DatasetEntry
+from ssl_core.contract.dotted import deep_merge
+from ssl_core.contract.dotted import flatten_spec as flatten_spec  # re-exported
+from ssl_core.contract.dotted import set_dotted as set_dotted  # re-exported
 from ssl_core.contract.horizons import fill_derived
 from ssl_core.contract.hparams import MAX_TOTAL_STEPS, HParams, Strict
 from ssl_core.contract.presets import PRESETS as PRESETS  # re-exported: ssl_core.spec.PRESETS
@@ -287,16 +289,6 @@ class RunSpec(Strict):
         return self.model_dump(mode="json")
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
     """Validate ``values`` on top of an optional preset (the user's values win)."""
     if preset:
@@ -309,76 +301,10 @@ def build_spec(values: dict[str, Any], preset: str | None = None) -> RunSpec:
         # A dataset of the wrong type is refused by the spec's own validation below.
         preset_dataset = dataset if isinstance(dataset, str) else "digits"
         fields = PARAMS_BY_ALGORITHM[algorithm].model_fields
-        values = _deep_merge(preset_overrides(preset, fields, algorithm, preset_dataset), values)
+        values = deep_merge(preset_overrides(preset, fields, algorithm, preset_dataset), values)
         if preset == "paper":
             values = paper_spec_values(values, preset_dataset)
     return RunSpec.model_validate(values)
-
-
-def set_dotted(values: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """Return a copy of ``values`` with ``a.b.c`` set; ``hparams.x`` reaches an algorithm field."""
-    out = _deep_merge({}, values)
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ValueError(f"{key}: {part} is not a group of fields")
-    node[parts[-1]] = value
-    return out
-
-
-def flatten_spec(spec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"hparams": {"threshold": 0.9}}`` → ``{"hparams.threshold": 0.9}`` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in spec.items():
-        if isinstance(value, dict):
-            flat.update(flatten_spec(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def error_messages(error: ValidationError | ValueError) -> list[dict[str, str]]:
-    """Turn a validation error into ``[{"field": "hparams.threshold", "message": ...}]``."""
-    if not isinstance(error, ValidationError):
-        text = str(error)
-        field, _, message = text.partition(": ")
-        return [{"field": field if message else "", "message": message or text}]
-    out = []
-    for item in error.errors(include_url=False):
-        if item["type"] in ("missing", "union_tag_invalid") and tuple(item["loc"]) == ("hparams",):
-            continue  # only when `algorithm` is missing or unknown, which is reported already
-        # Drop the discriminator tag pydantic puts in union locations (hparams.mixmatch.x).
-        loc = [str(p) for p in item["loc"] if str(p) not in ALGORITHMS]
-        message = item["msg"].removeprefix("Value error, ")
-        field = ".".join(loc)
-        if item["type"] == "extra_forbidden":
-            parent = loc[:-1]
-            valid = _valid_fields(parent, item)
-            message = f"unknown field; valid fields here: {', '.join(valid)}"
-        elif not loc and ": " in message:
-            field, _, message = message.partition(": ")
-        elif item["type"] == "literal_error" and item.get("ctx", {}).get("expected"):
-            message = f"must be one of {item['ctx']['expected']}; got {item['input']!r}"
-        out.append({"field": field, "message": message})
-    return out
-
-
-def _valid_fields(parent: list[str], item: dict[str, Any]) -> list[str]:
-    if parent == ["hparams"]:
-        for model in PARAMS_BY_ALGORITHM.values():
-            if item["loc"][1:2] and item["loc"][1] == model.model_fields["algorithm"].default:
-                return [f for f in model.model_fields if f != "algorithm"]
-    return [f for f in RunSpec.model_fields]
-
-
-def format_errors(error: ValidationError | ValueError) -> str:
-    """One line per problem: ``field: message``."""
-    return "\n".join(
-        f"{e['field']}: {e['message']}" if e["field"] else e["message"]
-        for e in error_messages(error)
-    )
 
 
 def field_docs(algorithm: str) -> list[dict[str, Any]]:

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from ssl_core.contract import catalog
-from ssl_core.contract.spec import RunSpec, format_errors
+from ssl_core.contract.spec import RunSpec
+from ssl_core.contract.spec_errors import format_errors
 from app.main import create_app
 from app.pages.assets import algorithms_css
 
@@ -82,7 +83,8 @@ def test_installed_plugin_is_listed_validated_rendered_and_trained(plugin_path, 
 def test_without_the_plugin_the_name_is_refused_with_the_valid_ones():
     from pydantic import ValidationError
 
-    from ssl_core.contract.spec import RunSpec, format_errors
+    from ssl_core.contract.spec import RunSpec
+    from ssl_core.contract.spec_errors import format_errors
 
     with pytest.raises(ValidationError) as caught:
         RunSpec.model_validate({"algorithm": "pseudolabel_plus"})

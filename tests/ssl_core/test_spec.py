@@ -7,10 +7,10 @@ from ssl_core.contract.spec import (
     PRESETS,
     RunSpec,
     build_spec,
-    error_messages,
     flatten_spec,
     set_dotted,
 )
+from ssl_core.contract.spec_errors import error_messages
 
 
 def _errors(values):
