@@ -323,3 +323,13 @@ def field_docs(algorithm: str) -> list[dict[str, Any]]:
             }
         )
     return docs
+
+
+def __getattr__(name: str) -> Any:
+    """``error_messages`` and ``format_errors`` live in ``spec_errors`` (they need ``RunSpec``);
+    the library API names them here, so they resolve on first use."""
+    if name in ("error_messages", "format_errors"):
+        from ssl_core.contract import spec_errors
+
+        return getattr(spec_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
