@@ -8,8 +8,8 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from app.deps import MAX_ID, SessionDep, SessionRoute
-from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
-from app.store.results import FORMATS, render_table
+from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, compare
+from app.domain.results import FORMATS, render_table
 from ssl_core.contract import metrics, references
 
 PARTIAL_HELP = (

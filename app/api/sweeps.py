@@ -18,11 +18,11 @@ from app.deps import (
     SweepId,
     answer_queued,
 )
+from app.domain.sweeps import submit_sweep as submit_sweep_runs
 from app.queue import enqueue_all
 from app.store import crud, edits
 from app.store.models import Run, Sweep
 from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
-from app.store.sweeps import submit_sweep as submit_sweep_runs
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
@@ -46,7 +46,7 @@ def submit_sweep(
     """Every combination of the grid's values and the seeds becomes a run.
 
     All runs are validated before any is stored; a sweep makes at most 200 runs
-    (``app.store.sweeps.MAX_SWEEP_RUNS``).
+    (``app.domain.sweeps.MAX_SWEEP_RUNS``).
     """
     sweep, runs, created = submit_sweep_runs(
         session, body.base, body.grid, body.seeds, body.preset, body.name, idempotency_key

@@ -16,19 +16,19 @@ from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
 from app.deps import SessionDep, SessionRoute, SweepId
+from app.domain import compare as store_compare
+from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
+from app.domain.exports import write_csv
+from app.domain.finished import excluded_text, partial_text
+from app.domain.results import LABELS as STAT_LABELS
+from app.domain.stats import BANDS
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
-from app.store import compare as store_compare
 from app.store import crud
-from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
-from app.store.exports import write_csv
-from app.store.finished import excluded_text, partial_text
 from app.store.models import Run
 from app.store.params import parse_ids
-from app.store.results import LABELS as STAT_LABELS
 from app.store.schemas import SweepOut, as_utc
-from app.store.stats import BANDS
 from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
+from app.domain.series import downsample
 from app.live import notify
 from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
@@ -24,7 +25,6 @@ from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
 from app.store.run_files import run_dir
 from app.store.schemas import RunOut
-from app.store.series import downsample
 from ssl_core.contract import summary
 from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
 from ssl_core.contract.spec import flatten_spec

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from app.domain.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
+from app.domain.finished import counted_groups, group_counts, mark_runs
+from app.domain.series import aggregate, downsample, downsample_indices, group_runs, take
+from app.domain.stats import BANDS, band_halfwidths, group_stats
 from app.store import crud, limits
-from app.store.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
-from app.store.finished import counted_groups, group_counts, mark_runs
 from app.store.models import Run
 from app.store.params import parse_ids
-from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
-from app.store.stats import BANDS, band_halfwidths, group_stats
 from ssl_core.contract import catalog, metrics, references, summary
 
 MAX_COMPARE_RUNS = 500
@@ -125,7 +125,7 @@ def compare(
 
 
 def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
-    """What the pseudo-label notes read (app.store.diagnosis): for the runs of a thresholding
+    """What the pseudo-label notes read (app.domain.diagnosis): for the runs of a thresholding
     method, the mask ratio's and pseudo-label accuracy's means from the database; for the runs
     whose algorithm logs them, the last epoch's warm-up values and pseudo-label shares, all
     runs' in one query. Runs that get no notes get no signal."""
@@ -169,7 +169,7 @@ def group_references(runs: list[Run]) -> list[dict[str, Any]]:
 
 def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:
     """Each group of a ``compare`` result gains ``stats`` on the summary ``metric`` against the
-    ``baseline`` group over its counted runs (``app.store.finished``; cheap: the runs'
+    ``baseline`` group over its counted runs (``app.domain.finished``; cheap: the runs'
     summaries are in ``data`` already)."""
     names = [g["name"] for g in data["groups"]]
     if baseline is not None and baseline not in names:
