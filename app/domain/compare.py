@@ -14,7 +14,7 @@ from app.domain.diagnosis import Signal, group_notes, last_epoch_keys, last_sign
 from app.domain.finished import counted_groups, group_counts, mark_runs
 from app.domain.series import aggregate, downsample, downsample_indices, group_runs, take
 from app.domain.stats import BANDS, band_halfwidths, group_stats
-from app.store import crud, limits
+from app.store import crud, limits, points
 from app.store.models import Run
 from app.store.params import parse_ids
 from ssl_core.contract import catalog, metrics, references, summary
@@ -78,14 +78,14 @@ def compare(
         groups, differing = group_runs(members, group_by)
     except ValueError as exc:
         raise crud.InvalidInput(crud.error_messages(exc)) from exc
-    points = crud.load_points(session, ids, key_list)
+    loaded = points.load_points(session, ids, key_list)
     signals = diagnosis_signals(session, members)
     group_of = {}
     out_groups = []
     for name, value, group_members in groups:
         series = {}
         for key in key_list:
-            agg = aggregate([points[r.id][key] for r in group_members if key in points[r.id]], x)
+            agg = aggregate([loaded[r.id][key] for r in group_members if key in loaded[r.id]], x)
             agg["band"] = band_halfwidths(agg["std"], agg["count"], band)
             series[key] = take(agg, downsample_indices(agg["mean"], max_points))
         out_groups.append(
@@ -112,7 +112,7 @@ def compare(
                 "spec": run.spec,
                 "summary": run.summary,
                 "environment": run.environment,
-                "series": {k: downsample(s, max_points) for k, s in points[run.id].items()},
+                "series": {k: downsample(s, max_points) for k, s in loaded[run.id].items()},
             }
             for run in members
         ],
@@ -133,9 +133,9 @@ def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
     last_keys = {run.id: keys for run in runs if (keys := _last_epoch_keys(run))}
     if not thresholded and not last_keys:
         return {}
-    means = crud.mean_points(session, thresholded, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
+    means = points.mean_points(session, thresholded, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
     wanted = sorted({key for keys in last_keys.values() for key in keys})
-    last = crud.last_points(session, list(last_keys), wanted)
+    last = points.last_points(session, list(last_keys), wanted)
     signals = {}
     for run_id in dict.fromkeys([*thresholded, *last_keys]):
         mask, epochs = means.get(run_id, {}).get(metrics.MASK_RATIO, (None, 0))

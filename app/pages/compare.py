@@ -25,7 +25,7 @@ from app.domain.stats import BANDS
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
-from app.store import crud
+from app.store import crud, points
 from app.store.models import Run
 from app.store.params import parse_ids
 from app.store.schemas import SweepOut, as_utc
@@ -215,7 +215,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
                     **({"partial": "1"} if view.partial else {}),
                 })
             )  # fmt: skip
-        context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))
+        context["available_keys"] = ordered_keys(points.metric_keys(session, view.runs))
     else:
         context["recent"], _ = crud.list_runs(session, limit=40)
         context["available_keys"] = list(DEFAULT_KEYS)

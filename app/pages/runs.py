@@ -19,7 +19,7 @@ from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
 from app.pages.run_charts import run_charts
 from app.queue import enqueue
-from app.store import crud, edits, limits
+from app.store import crud, edits, limits, points
 from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
 from app.store.params import parse_id, parse_int
@@ -174,7 +174,7 @@ def not_found(request: Request, what: str) -> HTMLResponse:
 def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]]]:
     """The run's series, as many whole keys (in order) as ``limits.MAX_POINTS`` allows: a run
     page always opens, even for a run that logged more than one answer may carry."""
-    counts = sorted((key, n) for (_, key), n in crud.point_counts(session, [run_id]).items())
+    counts = sorted((key, n) for (_, key), n in points.point_counts(session, [run_id]).items())
     keys, total = [], 0
     for key, n in counts:
         if total + n > limits.MAX_POINTS:
@@ -183,7 +183,7 @@ def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]
         total += n
     if not keys:
         return {}
-    return crud.load_points(session, [run_id], keys, capped=False)[run_id]
+    return points.load_points(session, [run_id], keys, capped=False)[run_id]
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
