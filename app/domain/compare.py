@@ -16,7 +16,6 @@ from app.domain.series import aggregate, downsample, downsample_indices, group_r
 from app.domain.stats import BANDS, band_halfwidths, group_stats
 from app.store import crud, limits, points
 from app.store.models import Run
-from app.store.params import parse_ids
 from ssl_core.contract import catalog, metrics, references, summary
 
 MAX_COMPARE_RUNS = 500
@@ -25,21 +24,11 @@ STAT_METRICS = summary.STATISTICS
 DEFAULT_METRIC = summary.DEFAULT_STATISTIC
 
 
-def parse_run_ids(runs: str | None) -> list[int]:
-    return list(dict.fromkeys(parse_ids(runs or "", "runs")))
-
-
-def split_keys(keys: str | None) -> list[str] | None:
-    """``"val/top1, test/top1"`` → the keys; None when none are named."""
-    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
-    return items or None
-
-
 def compare(
     session: Session,
-    runs: str | None = None,
+    runs: list[int] | None = None,
     sweep: int | None = None,
-    keys: str = metrics.VAL_TOP1,
+    keys: list[str] | None = None,
     group_by: str | None = None,
     max_points: int | None = None,
     x: str = "epoch",
@@ -50,14 +39,17 @@ def compare(
 ) -> dict[str, Any]:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md), and
     per group the statistics of the summary ``metric`` against the ``baseline`` group, over
-    its succeeded runs (and its running ones, marked partial, with ``partial``)."""
+    its succeeded runs (and its running ones, marked partial, with ``partial``).
+
+    ``runs`` (repeats ignored) and the runs of ``sweep`` are compared on ``keys`` (default
+    ``val/top1``); the web layers parse them from their query strings."""
     if band not in BANDS:
         raise crud.InvalidInput([{"field": "band", "message": f"use one of {', '.join(BANDS)}"}])
     if metric not in STAT_METRICS:
         raise crud.InvalidInput(
             [{"field": "metric", "message": f"use one of {', '.join(STAT_METRICS)}"}]
         )
-    ids = parse_run_ids(runs)
+    ids = list(dict.fromkeys(runs or []))
     if sweep is not None:
         ids += [
             i for i in session.exec(select(Run.id).where(Run.sweep_id == sweep)) if i not in ids
@@ -72,7 +64,7 @@ def compare(
     missing = sorted(set(ids) - {run.id for run in members})
     if missing:
         raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
-    key_list = split_keys(keys) or [metrics.VAL_TOP1]
+    key_list = list(keys) if keys else [metrics.VAL_TOP1]
     limits.check_keys(key_list, limits.MAX_COMPARE_KEYS)
     try:
         groups, differing = group_runs(members, group_by)

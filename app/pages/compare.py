@@ -120,9 +120,9 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
     """The API's compare result for the view, its x axis ready to draw. Without a baseline named,
     the labels-only group is the baseline (else the first group)."""
     args = {
-        "runs": ",".join(map(str, view.runs)),
+        "runs": view.runs,
         "sweep": None,
-        "keys": ",".join(view.keys),
+        "keys": view.keys,
         "group_by": view.group_by or None,
         "max_points": max(50, min(MAX_POINTS, POINTS_PER_CHART // max(len(view.runs), 1))),
         "x": "step" if view.x == "step" else "epoch",
@@ -264,7 +264,7 @@ def sweep_page(
     curves: list[dict[str, Any]] = []
     if runs:
         data = store_compare.compare(
-            session, runs=None, sweep=sweep_id, keys=f"{metrics.VAL_TOP1},{metrics.TEST_TOP1}", group_by=None,
+            session, runs=None, sweep=sweep_id, keys=[metrics.VAL_TOP1, metrics.TEST_TOP1], group_by=None,
             max_points=MAX_POINTS, x="epoch",
         )  # fmt: skip
         curves = compare_figures(compare_lines(data, "epoch", 0.0), data["keys"], "epoch")

@@ -72,6 +72,17 @@ def parse_ids(text: str, field: str) -> list[int]:
     return [parse_id(part, field, "a run id") for part in text.split(",") if part.strip()]
 
 
+def parse_run_ids(runs: str | None) -> list[int]:
+    """``?runs=3,1,3`` → ``[3, 1]``: each a ``parse_id``, repeats dropped, order kept."""
+    return list(dict.fromkeys(parse_ids(runs or "", "runs")))
+
+
+def split_keys(keys: str | None) -> list[str] | None:
+    """``"val/top1, test/top1"`` → the keys; None when none are named."""
+    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
+    return items or None
+
+
 def reject_nul(value: object, field: str) -> None:
     """NUL characters anywhere in ``value`` (strings, nested lists and objects): ``InvalidInput``
     naming where. PostgreSQL cannot store them and no name or note needs one."""
