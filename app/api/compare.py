@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.deps import MAX_ID, SessionDep, SessionRoute
 from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, compare
 from app.domain.results import FORMATS, render_table
-from app.store.params import parse_run_ids, split_keys
+from app.http.params import parse_run_ids, split_keys
 from ssl_core.contract import metrics, references
 
 PARTIAL_HELP = (

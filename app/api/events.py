@@ -31,13 +31,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
+from app.http.params import parse_int
 from app.live import feeds as live
 from app.live import streams
 from app.live.feeds import sse
 from app.live.once import LogOnce, cause_of
 from app.store import points
 from app.store.models import MAX_ID, TERMINAL, Run
-from app.store.params import parse_int
 from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)

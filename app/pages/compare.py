@@ -22,12 +22,12 @@ from app.domain.exports import write_csv
 from app.domain.finished import excluded_text, partial_text
 from app.domain.results import LABELS as STAT_LABELS
 from app.domain.stats import BANDS
+from app.http.params import parse_ids
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
 from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud, points
 from app.store.models import Run
-from app.store.params import parse_ids
 from app.store.schemas import SweepOut, as_utc
 from ssl_core.contract import metrics
 

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.domain.series import downsample
+from app.http.params import parse_id, parse_int
 from app.live import notify
 from app.pages import assets
 from app.pages.render import local_path, redirect, render, with_query
@@ -22,7 +23,6 @@ from app.queue import enqueue
 from app.store import crud, edits, limits, points
 from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
-from app.store.params import parse_id, parse_int
 from app.store.run_files import run_dir
 from app.store.schemas import RunOut
 from ssl_core.contract import summary

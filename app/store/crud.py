@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
 from app.store.filters import Clause, matches_all, parse_where
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
-from app.store.params import like_pattern, reject_nul
 from app.store.run_files import run_dir
+from app.store.text import like_pattern, reject_nul
 from ssl_core.contract.spec import RunSpec, build_spec, error_messages
 
 __all__ = ["Conflict", "InvalidInput", "NotFound"]  # raised here, caught by the web layers
