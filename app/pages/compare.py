@@ -1,4 +1,4 @@
-"""The chart pages: compare runs (``/compare`` and its CSV) and a sweep's results.
+"""The compare page (``/compare``) and its CSV.
 
 The numbers come from the API's compare function (the same groups, means and stds as
 ``GET /api/compare``); this module only picks the view (metrics, grouping, x axis, smoothing)
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app.deps import SessionDep, SessionRoute, SweepId
+from app.deps import SessionDep, SessionRoute
 from app.domain import compare as store_compare
 from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
 from app.domain.exports import write_csv
@@ -25,10 +25,9 @@ from app.domain.stats import BANDS
 from app.http.params import parse_ids
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
-from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud, points
 from app.store.models import Run
-from app.store.schemas import SweepOut, as_utc
+from app.store.schemas import as_utc
 from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
@@ -244,42 +243,4 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
         write_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-def sweep_page(
-    request: Request, session: SessionDep, sweep_id: SweepId, metric: str = DEFAULT_METRIC
-) -> HTMLResponse:
-    """The final metric against each swept value, then the members' curves."""
-    try:
-        sweep = SweepOut.of(*crud.get_sweep(session, sweep_id))
-    except crud.NotFound:
-        return render(
-            request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."
-        )
-    metric = metric if metric in SUMMARY_METRICS else DEFAULT_METRIC
-    runs = [run.model_dump(mode="json") for run in sweep.runs]
-    figures, cells, fields = sweep_figures(sweep.grid, runs, metric)
-    curves: list[dict[str, Any]] = []
-    if runs:
-        data = store_compare.compare(
-            session, runs=None, sweep=sweep_id, keys=[metrics.VAL_TOP1, metrics.TEST_TOP1], group_by=None,
-            max_points=MAX_POINTS, x="epoch",
-        )  # fmt: skip
-        curves = compare_figures(compare_lines(data, "epoch", 0.0), data["keys"], "epoch")
-    active = any(run["status"] in ("queued", "running") for run in runs)
-    return render(
-        request,
-        "sweep.html",
-        sweep=sweep,
-        runs=sweep.runs,
-        metric=metric,
-        metrics=SUMMARY_METRICS,
-        figures=figures,
-        curves=curves,
-        cells=cells,
-        fields=fields,
-        active=active,
-        compare_url="/compare?" + str(QueryParams({"runs": ",".join(str(r["id"]) for r in runs)})),
     )
