@@ -10,14 +10,26 @@ curves = lab.metrics(run["id"], keys=["val/top1"])
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = ("succeeded", "failed", "cancelled", "pruned")
+STATUSES = ("queued", "running", *TERMINAL)
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text
 
 
 class QueueUnreachable(UserWarning):
@@ -79,11 +91,7 @@ class Client:
         except httpx.TransportError as exc:
             raise Unreachable(self.url, exc) from None
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise MatchlabError(response.status_code, detail)
+            raise MatchlabError(response.status_code, _detail(response))
         if response.headers.get("matchlab-queue") == "unreachable":
             warnings.warn(
                 f"{self.url}: stored, but not queued yet (the server's Redis did not answer); "
@@ -113,7 +121,95 @@ class Client:
         return self._call("POST", f"/api/runs/{run_id}/cancel")
 
     def retry(self, run_id: int) -> dict[str, Any]:
+        """A new run with the same spec, from scratch."""
         return self._call("POST", f"/api/runs/{run_id}/retry")
+
+    def resume(self, run_id: int) -> dict[str, Any]:
+        """The same run, queued again to continue from its last checkpoint (cancelled or failed
+        runs with one; else MatchlabError 409 saying why)."""
+        return self._call("POST", f"/api/runs/{run_id}/resume")
+
+    def checkpoint_size(self, run_id: int, which: str = "last") -> int | None:
+        """Bytes of the run's ``last`` or ``best`` checkpoint; None when it has none."""
+        try:
+            with self.http.stream("GET", self._checkpoint_path(run_id, which)) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise MatchlabError(response.status_code, _detail(response))
+                return int(response.headers.get("content-length", 0))
+        except httpx.TransportError as exc:
+            raise Unreachable(self.url, exc) from None
+
+    def download(
+        self,
+        run_id: int,
+        path: str | os.PathLike,
+        which: str = "last",
+        on_start: Callable[[int], None] | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Stream the run's checkpoint to ``path`` (whole or not at all); returns the path.
+        ``on_start(total bytes)`` and ``on_chunk(bytes)`` report progress."""
+        target = Path(path)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with self.http.stream("GET", self._checkpoint_path(run_id, which)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise MatchlabError(response.status_code, _detail(response))
+                if on_start:
+                    on_start(int(response.headers.get("content-length", 0)))
+                with open(partial, "wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+                        if on_chunk:
+                            on_chunk(len(chunk))
+        except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
+            raise Unreachable(self.url, exc) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, target)
+        return target
+
+    @staticmethod
+    def _checkpoint_path(run_id: int, which: str) -> str:
+        return f"/api/runs/{int(run_id)}/checkpoint?which={which}"
+
+    def import_folder(self, folder: str | os.PathLike, checkpoint: bool = True) -> dict[str, Any]:
+        """Store a ``matchlab train --out`` folder as a finished run (``matchlab sync``); the run
+        JSON, the same run when the folder was synced before. FileNotFoundError names a missing
+        file."""
+        folder = Path(folder)
+        required, optional = ("spec.json", "metrics.jsonl"), ("checkpoint.pt", "best.pt")
+        for name in required:
+            if not (folder / name).is_file():
+                raise FileNotFoundError(
+                    f"{folder} has no {name}: not a complete `matchlab train --out` folder"
+                )
+        names = {"spec": "spec.json", "metrics": "metrics.jsonl"}
+        if (folder / "run.json").is_file():  # the folder's uid, from `matchlab train`
+            names["identity"] = "run.json"
+        if checkpoint:
+            names.update(
+                (part, name)
+                for part, name in zip(("checkpoint", "best"), optional, strict=True)
+                if (folder / name).is_file()
+            )
+        data = {
+            "started_at": (folder / "spec.json").stat().st_mtime,
+            "finished_at": (folder / "metrics.jsonl").stat().st_mtime,
+            "origin": f"{socket.gethostname()}:{folder.resolve()}"[:500],
+        }
+        with ExitStack() as files:
+            parts = {
+                part: (name, files.enter_context(open(folder / name, "rb")))
+                for part, name in names.items()
+            }
+            return self._call("POST", "/api/runs/import", files=parts, data=data, timeout=None)
 
     def delete(self, run_id: int) -> None:
         self._call("DELETE", f"/api/runs/{run_id}")
@@ -176,8 +272,44 @@ class Client:
         body = {"base": base, "grid": grid, "seeds": seeds, "name": name, "preset": preset}
         return self._call("POST", "/api/sweeps", json=body)
 
+    def search(
+        self,
+        base: dict[str, Any],
+        space: dict[str, dict[str, Any]],
+        seeds: list[int],
+        budget: dict[str, int],
+        method: str = "tpe",
+        parallel: int = 1,
+        name: str | None = None,
+        preset: str | None = None,
+        sampler_seed: int = 0,
+        early_stop: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start a ``random`` or ``tpe`` search over ``space`` (field → ``{"type": "log_uniform",
+        "low": ..., "high": ...}``, ``uniform``, ``int`` or ``{"type": "choice", "values": [...]}``)
+        within ``budget`` (``{"configs": N}`` and/or ``{"steps": N}``), every configuration on
+        every one of ``seeds``; returns the sweep JSON with its ``trials``."""
+        body = {
+            "method": method,
+            "base": base,
+            "space": space,
+            "seeds": seeds,
+            "budget": budget,
+            "parallel": parallel,
+            "name": name,
+            "preset": preset,
+            "sampler_seed": sampler_seed,
+            "early_stop": early_stop,
+        }
+        return self._call("POST", "/api/sweeps", json=body)
+
     def get_sweep(self, sweep_id: int) -> dict[str, Any]:
         return self._call("GET", f"/api/sweeps/{sweep_id}")
+
+    def steer_search(self, sweep_id: int, action: str, **budget: int) -> dict[str, Any]:
+        """``action`` pause, resume, stop, or extend (with ``configs=`` and/or ``steps=``)."""
+        body = budget if action == "extend" else None
+        return self._call("POST", f"/api/sweeps/{sweep_id}/{action}", json=body)
 
     def compare(self, run_ids: list[int], keys: list[str] | None = None, **params: Any) -> dict:
         params = {"runs": ",".join(map(str, run_ids)), **params}
@@ -186,8 +318,19 @@ class Client:
         return self._call("GET", "/api/compare", params=params)
 
     def health(self) -> dict[str, Any]:
-        response = self.http.get("/api/health")
-        return response.json()
+        """The server's health JSON (also when it answers 503: the body says what is down)."""
+        try:
+            response = self.http.get("/api/health")
+        except httpx.TransportError as exc:
+            raise Unreachable(self.url, exc) from None
+        try:
+            return response.json()
+        except ValueError:
+            raise MatchlabError(response.status_code, response.text) from None
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs the server holds in each status."""
+        return {s: self.runs(status=s, limit=1)["total"] for s in STATUSES}
 
     def close(self) -> None:
         self.http.close()

@@ -87,6 +87,11 @@ class Settings(CoreSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="request bodies larger than this get 413"
     )
+    max_import_bytes: int = Field(
+        2 * 1024**3,
+        ge=1024,
+        description="the same for POST /api/runs/import (matchlab sync), which carries checkpoints",
+    )
     # How often a training run writes its step and heartbeat and looks at its cancel flag.
     heartbeat_seconds: float = Field(3.0, gt=0)
     # A `running` run whose heartbeat is older than this is taken to have lost its worker.

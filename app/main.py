@@ -40,7 +40,11 @@ def create_app(settings: Settings | None = None, *, pages: bool = True) -> FastA
     # without data run on (app.deps.get_session).
     app.state.db_places = anyio.CapacityLimiter(DB_REQUESTS)
     app.state.streams = StreamCaps(settings.max_streams, settings.max_streams_per_client)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads={"/api/runs/import": settings.max_import_bytes},
+    )
     app.add_middleware(auth.DocsGate)
     # Outermost: a request for another host or from another site goes no further.
     app.add_middleware(

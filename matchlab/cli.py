@@ -1,4 +1,4 @@
-"""The ``matchlab`` command: up, web, worker, train, submit, sweep, db.
+"""The ``matchlab`` command: up, web, worker, train, submit, sweep, status, runs, sync, db.
 
 Heavy imports happen inside the commands: ``matchlab submit`` must not load torch or Celery.
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config import get_settings, unknown_variables_warning
+from matchlab import remote
+from matchlab.remote import DefaultsFormatter
 
 if TYPE_CHECKING:
     from app.client import Client
@@ -144,13 +146,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     with client_for(args) as lab:
         try:
+            if args.method != "grid":
+                return _search(args, lab, seeds)
             sweep = lab.sweep(spec_from_args(args), grid, seeds, args.sweep_name, args.preset)
-        except MatchlabError as error:
+        except (MatchlabError, ValueError) as error:
             print(f"not submitted: {error}", file=sys.stderr)
             return 2
         print(f"sweep {sweep['id']} ({len(sweep['runs'])} runs): {lab.url}/sweeps/{sweep['id']}")
         for run in sweep["runs"]:
             print(f"  run {run['id']}: {run['name']}")
+    return 0
+
+
+def parse_dimension(item: str) -> tuple[str, dict[str, Any]]:
+    """``lr=log_uniform:1e-4:1`` or ``hparams.unlabeled_weight=choice:0.5,1,2``."""
+    key, text = parse_assignment(item, "--space")
+    kind, _, rest = text.partition(":")
+    if kind == "choice":
+        return key, {"type": kind, "values": parse_grid_values(rest)}
+    low, _, high = rest.partition(":")
+    number = int if kind == "int" else float
+    try:
+        return key, {"type": kind, "low": number(low), "high": number(high)}
+    except ValueError:
+        raise ValueError(f"--space {item}: write KEY={kind}:LOW:HIGH") from None
+
+
+def _search(args: argparse.Namespace, lab: Any, seeds: list[int] | None) -> int:
+    space = dict(parse_dimension(item) for item in args.space or [])
+    budget = {k: v for k, v in (("configs", args.configs), ("steps", args.steps)) if v}
+    sweep = lab.search(
+        spec_from_args(args), space, seeds or [0], budget, args.method, args.parallel,
+        args.sweep_name, args.preset, args.sampler_seed,
+    )  # fmt: skip
+    print(f"{args.method} search {sweep['id']}: {lab.url}/sweeps/{sweep['id']}")
+    for trial in sweep["trials"]:
+        print(f"  trial {trial['number']}: {trial['params']}")
     return 0
 
 
@@ -254,24 +285,31 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="matchlab", description="Run and compare semi-supervised image classifiers."
+        prog="matchlab",
+        description="Run and compare semi-supervised image classifiers.",
+        formatter_class=DefaultsFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    kw = {"formatter_class": DefaultsFormatter}
 
-    up = commands.add_parser("up", help="Redis (if none answers), a worker and the web server")
-    web = commands.add_parser("web", help="the web server (pages and /api)")
+    up = commands.add_parser(
+        "up", help="Redis (if none answers), a worker and the web server", **kw
+    )
+    web = commands.add_parser("web", help="the web server (pages and /api)", **kw)
     for sub in (up, web):
-        sub.add_argument("--host", default="127.0.0.1")
-        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        sub.add_argument("--port", type=int, default=8000, help="port to listen on")
     up.add_argument("--demo", action="store_true", help="queue the four-algorithm digits demo")
     up.set_defaults(func=cmd_up)
     web.set_defaults(func=cmd_web)
 
     worker = commands.add_parser(
-        "worker", help="train queued runs, N at a time (one worker per GPU: CUDA_VISIBLE_DEVICES)"
+        "worker",
+        help="train queued runs, N at a time (one worker per GPU: CUDA_VISIBLE_DEVICES)",
+        **kw,
     )
     worker.add_argument("--name", help="Celery node name (default matchlab-<pid>@<host>)")
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level")
     for sub in (up, worker):
         sub.add_argument(
             "--slots", type=_positive_int, default=None, metavar="N",
@@ -286,21 +324,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("train", help="one run in the foreground, no server (see train --help)")
 
-    submit = commands.add_parser("submit", help="queue one run on a matchlab server")
+    submit = commands.add_parser("submit", help="queue one run on a matchlab server", **kw)
     add_spec_flags(submit)
     submit.add_argument("--wait", action="store_true", help="wait and print the summary")
     submit.set_defaults(func=cmd_submit)
 
-    sweep = commands.add_parser("sweep", help="queue base spec × grid × seeds")
+    sweep = commands.add_parser("sweep", help="queue base spec × grid × seeds", **kw)
     add_spec_flags(sweep)
     sweep.add_argument(
         "--grid", action="append", metavar="KEY=V1,V2", help="e.g. hparams.threshold=0.9,0.95"
     )
     sweep.add_argument("--seeds", help="comma-separated, e.g. 0,1,2")
     sweep.add_argument("--sweep-name", help="the sweep's name")
+    sweep.add_argument(
+        "--method", choices=("grid", "random", "tpe"), default="grid", help="default: grid"
+    )
+    sweep.add_argument(
+        "--space", action="append", metavar="KEY=TYPE:LOW:HIGH",
+        help="a search's range: lr=log_uniform:1e-4:1, hparams.threshold=uniform:0.5:0.99, "
+        "epochs=int:5:20, hparams.unlabeled_weight=choice:0.5,1,2",
+    )  # fmt: skip
+    sweep.add_argument("--configs", type=int, help="a search's budget in configurations")
+    sweep.add_argument("--steps", type=int, help="a search's budget in training steps")
+    sweep.add_argument("--parallel", type=int, default=1, help="configurations at once")
+    sweep.add_argument("--sampler-seed", type=int, default=0, help="same seed, same search")
     sweep.set_defaults(func=cmd_sweep)
 
-    db = commands.add_parser("db", help="the database schema: upgrade it, or show its revision")
+    remote.add_commands(commands)
+
+    db = commands.add_parser(
+        "db", help="the database schema: upgrade it, or show its revision", **kw
+    )
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
     return parser

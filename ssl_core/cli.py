@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ssl_core.contract.spec import (
     ALGORITHMS,
     DATASETS,
     PRESETS,
+    RunSpec,
     build_spec,
     format_errors,
     set_dotted,
@@ -34,17 +36,37 @@ def parse_value(text: str) -> Any:
         return text
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _spec_default(field: str, words: str) -> str:
+    # The spec's own default (a --preset may choose another), so --help cannot drift from it.
+    return f"{words} (default: {RunSpec.model_fields[field].default}, or the preset's)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="matchlab train", description="Train one semi-supervised run in the foreground."
+        prog="matchlab train",
+        description="Train one semi-supervised run in the foreground.",
+        formatter_class=DefaultsFormatter,
     )
     parser.add_argument("--algorithm", required=True, choices=ALGORITHMS)
-    parser.add_argument("--dataset", default="digits", choices=list(DATASETS))
-    parser.add_argument("--num-labels", type=int, help="labeled images in total (class-balanced)")
-    parser.add_argument("--preset", choices=list(PRESETS))
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--iters-per-epoch", type=int)
+    parser.add_argument("--dataset", default="digits", choices=list(DATASETS), help="images")
+    parser.add_argument(
+        "--num-labels", type=int, help=_spec_default("num_labels", "labeled images in total")
+    )
+    parser.add_argument("--preset", choices=list(PRESETS), help="paper or tutorial settings")
+    parser.add_argument("--seed", type=int, help=_spec_default("seed", "the split and init seed"))
+    parser.add_argument("--epochs", type=int, help=_spec_default("epochs", "epochs to train"))
+    parser.add_argument(
+        "--iters-per-epoch", type=int, help=_spec_default("iters_per_epoch", "steps per epoch")
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -52,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="any spec field, dotted for algorithm fields: --set hparams.threshold=0.9",
     )
-    parser.add_argument("--out", type=Path, help="folder for spec.json, metrics.jsonl, checkpoint")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for spec.json, metrics.jsonl, checkpoint (default: a new folder under "
+        "runs/); `matchlab sync DIR` brings it into a server",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--json", action="store_true", help="print one final JSON summary line")
     return parser
@@ -97,10 +124,45 @@ class ProgressBar(Callback):
         if self.bar is not None:
             shown = metrics.progress_keys()
             self.bar.set_postfix(
-                {name: f"{logged[key]:.3g}" for name, key in shown.items() if key in logged}
+                {
+                    name: shown_value(key, logged[key])
+                    for name, key in shown.items()
+                    if key in logged
+                }
             )
             self.bar.close()
             self.bar = None
+
+
+def shown_value(key: str, value: float) -> str:
+    """A metric as the pages draw it: a share on a % axis (the mask ratio) as a percentage."""
+    row = metrics.lookup(key)
+    scale = row.scale if row else 1.0
+    if row is not None and (row.unit == "%" or scale == 100.0):
+        return f"{value * scale:.1f}%"
+    return f"{value:.3g}"
+
+
+# The folder's identity, as in a server's run folders (app/store/run_files.py): `matchlab sync`
+# makes it the imported run's uid, so a checkpoint trained here resumes on a server's worker.
+IDENTITY_FILE = "run.json"
+
+
+def folder_uid(out: Path) -> str | None:
+    """The uid in ``out/run.json``; a new one written there for a new folder; None for a folder
+    trained before folders had one (its checkpoint holds none, and must still resume)."""
+    try:
+        uid = json.loads((out / IDENTITY_FILE).read_text()).get("uid")
+        if isinstance(uid, str) and len(uid) == 32:
+            return uid
+    except (OSError, ValueError, AttributeError):
+        pass
+    if (out / "checkpoint.pt").exists():
+        return None
+    uid = uuid.uuid4().hex
+    out.mkdir(parents=True, exist_ok=True)
+    (out / IDENTITY_FILE).write_text(json.dumps({"uid": uid}) + "\n")
+    return uid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,11 +183,24 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    uid = folder_uid(out)
+    if not args.json:
+        # Said before torch loads (seconds): the command answers at once.
+        print(
+            f"{spec.algorithm} on {spec.dataset}, {spec.num_labels} labels: {spec.epochs} "
+            f"epoch{'s' if spec.epochs != 1 else ''} × {spec.iters_per_epoch} steps, files in "
+            f"{out}; loading PyTorch…",
+            file=sys.stderr,
+            flush=True,
+        )
     from ssl_core.trainer import train  # torch loads only once the spec is known to be valid
 
     try:
         summary = train(
-            spec, out, callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)]
+            spec,
+            out,
+            callbacks=[ProgressBar(spec.iters_per_epoch, spec.epochs, args.json)],
+            uid=uid,
         )
     except (CheckpointMismatch, DatasetMissing, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)

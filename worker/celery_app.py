@@ -86,7 +86,10 @@ def _on_ready(sender: Any = None, **_: Any) -> None:
 
     settings = get_settings()
     name = getattr(sender, "hostname", None) or socket.gethostname()
-    _background.append(start_presence(settings.redis_url, name))
+    # Its slots (pool size) show in /api/health and `matchlab status`.
+    # (worker_ready's sender is the worker's consumer; its controller holds --concurrency.)
+    slots = getattr(getattr(sender, "controller", sender), "concurrency", None)
+    _background.append(start_presence(settings.redis_url, name, slots=slots))
     # Runs of dead workers are resumed from their checkpoints: now, and every so often.
     _background.append(start_watchdog(settings))
 

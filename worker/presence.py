@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def start_presence(
-    redis_url: str, name: str, interval: float = 5.0, ttl: float = 15.0
+    redis_url: str, name: str, interval: float = 5.0, ttl: float = 15.0, slots: int | None = None
 ) -> threading.Event:
-    """Announce this worker until the returned event is set."""
+    """Announce this worker (with its number of ``slots``) until the returned event is set."""
     stop = threading.Event()
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
     info = {
@@ -31,6 +31,7 @@ def start_presence(
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "since": utcnow().isoformat(),
+        "slots": slots,
     }
     key = WORKER_KEY_PREFIX + name
 

@@ -27,6 +27,7 @@ from app.queue import enqueue, queued_run_ids
 from app.store.db import get_engine
 from app.store.models import Run, Status, utcnow
 from app.store.run_files import run_dir
+from worker.search_step import advance_searches
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class Recovery:
 
 
 def _verdict(run: Run, settings: Settings) -> tuple[Status, str | None]:
-    if run.cancel_requested:
-        return Status.cancelled, None
+    if run.cancel_requested:  # stopped early by its search: pruned (app/store/early_stop.py)
+        return (Status.pruned if run.stop_reason else Status.cancelled), None
     if run.recoveries >= MAX_RECOVERIES:
         return Status.failed, (
             f"WorkerLost: the worker training this run stopped {run.recoveries + 1} times without "
@@ -84,7 +85,9 @@ def recover_stale_runs(settings: Settings | None = None) -> Recovery:
             session.commit()
             if not changed:
                 continue  # another worker got there first, or it just sent a heartbeat
-            getattr(result, {"queued": "requeued"}.get(status, status)).append(run.id)
+            getattr(
+                result, {"queued": "requeued", "pruned": "cancelled"}.get(status, status)
+            ).append(run.id)
             session.refresh(run)
             notify.publish_status(settings.redis_url, run)
     for run_id in result.requeued:
@@ -114,7 +117,12 @@ def settle_cancelled_queued(
             changed = session.exec(
                 update(Run)
                 .where(col(Run.id) == run.id, *flagged)
-                .values(status=Status.cancelled, finished_at=utcnow(), worker=None, slot=None)
+                .values(
+                    status=Status.pruned if run.stop_reason else Status.cancelled,
+                    finished_at=utcnow(),
+                    worker=None,
+                    slot=None,
+                )  # fmt: skip
             ).rowcount
             session.commit()
             if changed:
@@ -179,7 +187,7 @@ def start_watchdog(
 
     def loop() -> None:
         while True:
-            for check in (recover_stale_runs, requeue_lost_runs):
+            for check in (recover_stale_runs, requeue_lost_runs, advance_searches):
                 try:
                     check(settings)
                 except Exception:  # the database may be briefly unreachable; try next round

@@ -27,10 +27,11 @@ from app.live import notify
 from app.queue import enqueue
 from app.store.db import get_engine
 from app.store.errors import storage_problem
-from app.store.models import Run, Status, utcnow
+from app.store.models import TERMINAL, Run, Status, utcnow
 from app.store.run_files import read_identity, run_dir, write_identity
 from ssl_core.contract.spec import error_messages
 from worker.recovery import settle_cancelled_queued
+from worker.search_step import advance_search
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,14 @@ def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Ru
         return session.get(Run, run_id) if changed else None
 
 
+def _cancel_status(engine: Engine, run_id: int) -> Status:
+    """``pruned`` when its search stopped it early (a ``stop_reason``, app/store/early_stop.py),
+    else ``cancelled``: a stop by its search is its own terminal state."""
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        return Status.pruned if run is not None and run.stop_reason else Status.cancelled
+
+
 def _back_to_queue(engine: Engine, run_id: int, summary: dict[str, Any]) -> Run | None:
     """running → queued to resume later; cancelled instead when a cancel came in after the sink
     last read the flag (moments before the stop): no worker claims a queued run with the flag
@@ -132,7 +141,7 @@ def _back_to_queue(engine: Engine, run_id: int, summary: dict[str, Any]) -> Run 
         session.commit()
         if changed:
             return session.get(Run, run_id)
-    return set_status(engine, run_id, Status.cancelled, summary=summary)
+    return set_status(engine, run_id, _cancel_status(engine, run_id), summary=summary)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -212,7 +221,7 @@ def run_training(
         sink.close()
         summary = summary or sink.summary  # train's return value is the trainer's summary
         if sink.cancelled:
-            final = set_status(engine, run_id, Status.cancelled, summary=summary)
+            final = set_status(engine, run_id, _cancel_status(engine, run_id), summary=summary)
         elif summary.get("stopped"):
             # Worker shutdown: back to the queue; the next worker resumes from the checkpoint.
             final = _back_to_queue(engine, run_id, summary)
@@ -223,4 +232,6 @@ def run_training(
     finally:
         sink.close()  # also on KeyboardInterrupt: the heartbeat goes stale and a worker resumes it
     notify.publish_status(settings.redis_url, final)
+    if final is not None and final.status in TERMINAL:  # a search's trial may have ended
+        advance_search(settings, final.sweep_id)
     return final.status if final is not None else None

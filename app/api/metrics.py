@@ -13,6 +13,7 @@ from app.domain.series import downsample
 from app.http.params import split_keys
 from app.store import crud, limits, points
 from app.store.models import Run
+from app.store.resume import CHECKPOINTS
 from app.store.run_files import run_dir
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
@@ -59,10 +60,6 @@ def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-# A run's files under MATCHLAB_HOME/runs/<uid>/ (written by ssl_core.trainer).
-CHECKPOINTS = {"last": "checkpoint.pt", "best": "best.pt"}
 
 
 def _run_file(settings: SettingsDep, run: Run, name: str, what: str) -> FileResponse:

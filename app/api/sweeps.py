@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -21,8 +22,17 @@ from app.deps import (
 from app.domain.sweeps import submit_sweep as submit_sweep_runs
 from app.queue import enqueue_all
 from app.store import crud, edits
+from app.store.errors import InvalidInput
 from app.store.models import Run, Sweep
 from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
+from app.store.search_control import (
+    create_search,
+    extend_search,
+    pause_search,
+    resume_search,
+    stop_search,
+    trials_of,
+)
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
@@ -43,11 +53,19 @@ def submit_sweep(
     body: SweepIn,
     idempotency_key: IdempotencyKey = None,
 ) -> SweepOut:
-    """Every combination of the grid's values and the seeds becomes a run.
-
-    All runs are validated before any is stored; a sweep makes at most 200 runs
+    """``method`` grid (the default): every combination of the grid's values and the seeds
+    becomes a run. All runs are validated before any is stored; a sweep makes at most 200 runs
     (``app.domain.sweeps.MAX_SWEEP_RUNS``).
+
+    ``method`` random or tpe: a search over ``space`` within ``budget``, ``parallel``
+    configurations at a time, each trained on every one of ``seeds``; its first trials are
+    made now, the next ones as trials finish.
     """
+    if body.method != "grid":
+        return _submit_search(session, settings, response, body, idempotency_key)
+    if body.space is not None:
+        message = "a grid sweep takes `grid`; `space` is for method random or tpe"
+        raise InvalidInput([{"field": "space", "message": message}])
     sweep, runs, created = submit_sweep_runs(
         session, body.base, body.grid, body.seeds, body.preset, body.name, idempotency_key
     )
@@ -58,6 +76,41 @@ def submit_sweep(
     else:
         response.status_code = status.HTTP_200_OK
     return out
+
+
+def _submit_search(
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    body: SweepIn,
+    idempotency_key: str | None,
+) -> SweepOut:
+    sweep, run_ids, created = create_search(
+        session,
+        body.method,
+        body.base,
+        body.space or {},
+        body.seeds or [],
+        body.budget,
+        body.parallel,
+        body.early_stop,
+        body.sampler_seed,
+        body.preset,
+        body.name,
+        idempotency_key,
+    )
+    out = _sweep_out(session, sweep.id)
+    session.close()
+    if created:
+        answer_queued(response, enqueue_all(settings.redis_url, run_ids))
+    else:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+def _sweep_out(session: SessionDep, sweep_id: int) -> SweepOut:
+    sweep, runs = crud.get_sweep(session, sweep_id)
+    return SweepOut.of(sweep, runs, trials_of(session, sweep_id) if sweep.search else ())
 
 
 @router.get("/sweeps", response_model=list[SweepBrief])
@@ -93,8 +146,43 @@ def list_sweeps(
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut)
 def get_sweep(session: SessionDep, sweep_id: SweepId) -> SweepOut:
-    sweep, runs = crud.get_sweep(session, sweep_id)
-    return SweepOut.of(sweep, runs)
+    return _sweep_out(session, sweep_id)
+
+
+class ExtendIn(BaseModel):
+    configs: Any = None
+    steps: Any = None
+
+
+@router.post("/sweeps/{sweep_id}/pause", response_model=SweepOut)
+def pause(session: SessionDep, sweep_id: SweepId) -> SweepOut:
+    """A search asks for no new trials; those training go on."""
+    pause_search(session, sweep_id)
+    return _sweep_out(session, sweep_id)
+
+
+@router.post("/sweeps/{sweep_id}/resume", response_model=SweepOut)
+def resume(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> SweepOut:
+    _, run_ids = resume_search(session, sweep_id)
+    enqueue_all(settings.redis_url, run_ids)
+    return _sweep_out(session, sweep_id)
+
+
+@router.post("/sweeps/{sweep_id}/extend", response_model=SweepOut)
+def extend(
+    session: SessionDep, settings: SettingsDep, sweep_id: SweepId, body: ExtendIn
+) -> SweepOut:
+    """A larger budget: ``{"configs": N}`` and/or ``{"steps": N}`` replace the old numbers."""
+    _, run_ids = extend_search(session, sweep_id, body.configs, body.steps)
+    enqueue_all(settings.redis_url, run_ids)
+    return _sweep_out(session, sweep_id)
+
+
+@router.post("/sweeps/{sweep_id}/stop", response_model=SweepOut)
+def stop(session: SessionDep, settings: SettingsDep, sweep_id: SweepId) -> SweepOut:
+    """A search asks for no new trials and its unfinished runs are cancelled."""
+    stop_search(session, sweep_id, settings)
+    return _sweep_out(session, sweep_id)
 
 
 @router.post("/sweeps/{sweep_id}/cancel")

@@ -31,19 +31,20 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: at most ``max_bytes`` of request body per request."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths that take files (an imported run's checkpoint), with their own limit.
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isascii() and declared.isdigit() and int(declared) > self.max_bytes:
-            response = JSONResponse(
-                {"detail": too_large(self.max_bytes)}, status.HTTP_413_CONTENT_TOO_LARGE
-            )
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            response = JSONResponse({"detail": too_large(limit)}, status.HTTP_413_CONTENT_TOO_LARGE)
             await response(scope, receive, send)
             return
         received = 0
@@ -53,8 +54,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)

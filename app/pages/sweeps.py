@@ -20,6 +20,7 @@ from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud, edits
 from app.store.models import Run
 from app.store.schemas import SweepOut
+from app.store.search_control import trials_of
 from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
@@ -31,7 +32,8 @@ def sweep_page(
 ) -> HTMLResponse:
     """The final metric against each swept value, then the members' curves."""
     try:
-        sweep = SweepOut.of(*crud.get_sweep(session, sweep_id))
+        found, members = crud.get_sweep(session, sweep_id)
+        sweep = SweepOut.of(found, members, trials_of(session, sweep_id) if found.search else ())
     except crud.NotFound:
         return not_found(request, f"Sweep {sweep_id}")
     metric = metric if metric in SUMMARY_METRICS else DEFAULT_METRIC

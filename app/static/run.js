@@ -15,7 +15,7 @@
     matchlab.plotAll("figures", (chart) => "chart-" + chart.id);
   }
   if (live.last_epoch > 0) draw();
-  const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+  const TERMINAL = new Set(["succeeded", "failed", "cancelled", "pruned"]);
   let lastEpoch = live.last_epoch;
   let clock = null; // first progress seen: {t, step}, for an ETA at the current speed
 

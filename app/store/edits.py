@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.store import crud
 from app.store.errors import Conflict, InvalidInput, NotFound
-from app.store.models import TERMINAL, Run, Status, Sweep
+from app.store.models import TERMINAL, Run, Status, Sweep, Trial
 from app.store.text import reject_nul
 
 MAX_TAGS = 20
@@ -140,5 +140,8 @@ def delete_sweep(session: Session, sweep_id: int, settings: Any) -> None:
         crud.delete_run(session, run, Path(settings.runs_dir))
     sweep = session.get(Sweep, sweep_id)
     if sweep is not None:
+        for trial in session.exec(select(Trial).where(Trial.sweep_id == sweep_id)):
+            session.delete(trial)
+        session.flush()
         session.delete(sweep)
         session.commit()

@@ -22,9 +22,10 @@ class Status(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
+    pruned = "pruned"  # stopped early by its search (``stop_reason`` says why); unfinished
 
 
-TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled})
+TERMINAL = frozenset({Status.succeeded, Status.failed, Status.cancelled, Status.pruned})
 
 
 def new_uid() -> str:
@@ -67,6 +68,40 @@ class Sweep(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A retried POST /api/sweeps with the same Idempotency-Key finds this sweep (NULLs repeat).
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    # ``grid``: every run made at once; ``random`` / ``tpe``: a search, whose trials are asked
+    # for one by one (app/store/search.py) from ``search`` (space, budget, parallel, seed).
+    method: str = Field(default="grid", max_length=20)
+    search: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # A search's own state: running, paused, stopped or finished (None for a grid).
+    state: str | None = Field(default=None, max_length=20)
+
+
+class TrialState(StrEnum):
+    running = "running"  # its runs are queued or training
+    complete = "complete"  # every seed succeeded: it has an objective
+    failed = "failed"  # a run failed or was cancelled, or its configuration was refused
+    pruned = "pruned"  # stopped early (app/store/early_stop.py); ``reason`` says why
+
+
+class Trial(SQLModel, table=True):
+    """One configuration of a search, trained once per seed of the sweep.
+
+    ``(sweep_id, number)`` is unique: two processes asking for the next trial at once insert the
+    same number and one of them fails, so a search never gets a duplicate trial."""
+
+    __tablename__ = "trials"
+    __table_args__ = (Index("ux_trials_sweep_number", "sweep_id", "number", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: int = Field(sa_column=Column(Integer, ForeignKey("sweeps.id"), nullable=False))
+    number: int  # 0, 1, 2, ... in the order asked
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    run_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=TrialState.running)
+    objective: float | None = None  # the mean over seeds of the search's validation metric
+    reason: str | None = Field(default=None, sa_column=Column(Text))  # why it failed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = _time()
 
 
 class Run(SQLModel, table=True):
@@ -118,6 +153,8 @@ class Run(SQLModel, table=True):
     # What produced it (ssl_core.environment + host and worker), written when training starts.
     environment: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # Why its search stopped it early, in words (then it ends ``pruned``, not ``cancelled``).
+    stop_reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class EndedSession(SQLModel, table=True):

@@ -26,11 +26,16 @@ SPEC_FILE = "spec.json"  # written by ssl_core.train
 _UID = re.compile(r"[0-9a-f]{32}")
 
 
-def run_dir(runs_dir: Path, run: Run) -> Path:
-    """The folder for run ``run``'s checkpoints and metrics file (it may not exist yet)."""
+def own_dir(runs_dir: Path, run: Run) -> Path:
+    """``runs/<uid>/``: where the run trains, resumes and (imported) has its files put."""
     if not _UID.fullmatch(run.uid or ""):  # only ever 32 hex digits: nothing else becomes a path
         raise ValueError(f"run {run.id} has uid {run.uid!r}; a uid is 32 hex digits")
-    own = runs_dir / run.uid
+    return runs_dir / run.uid
+
+
+def run_dir(runs_dir: Path, run: Run) -> Path:
+    """The folder for run ``run``'s checkpoints and metrics file (it may not exist yet)."""
+    own = own_dir(runs_dir, run)
     if own.is_dir() or run.status not in TERMINAL or run.id is None:
         return own
     legacy = runs_dir / str(int(run.id))

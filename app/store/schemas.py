@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.store.models import Run, Status, Sweep, utcnow
+from app.store.search import OBJECTIVE_LABEL
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -41,6 +42,7 @@ class RunOut(BaseModel):
     summary: dict[str, Any] | None
     error: str | None = Field(description="full text on a run, its first line in lists")
     error_line: str | None
+    stop_reason: str | None = Field(None, description="why its search stopped it (pruned)")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -90,6 +92,7 @@ class RunOut(BaseModel):
             slot=run.slot,
             device=run.device,
             tags=run.tags or [],
+            stop_reason=run.stop_reason,
             environment=None if brief else run.environment,
         )
 
@@ -127,6 +130,25 @@ class SweepIn(BaseModel):
         default_factory=dict, examples=[{"hparams.threshold": [0.9, 0.95]}]
     )
     seeds: list[int] | None = Field(None, description="default: the base spec's seed")
+    # A search (``random`` / ``tpe``) instead of a grid: checked in app/store/search_space.py,
+    # typed loosely here so each problem gets its own message naming the field.
+    method: str = Field("grid", description="grid, random or tpe")
+    space: dict[str, Any] | None = Field(
+        None, examples=[{"lr": {"type": "log_uniform", "low": 1e-4, "high": 1.0}}]
+    )
+    budget: Any = Field(None, description='a search\'s {"configs": N} and/or {"steps": N}')
+    parallel: Any = Field(1, description="configurations a search trains at once")
+    early_stop: dict[str, Any] | None = None
+    sampler_seed: int = Field(0, description="seeds the search's sampler: same seed, same trials")
+
+
+class TrialOut(BaseModel):
+    number: int
+    params: dict[str, Any]
+    state: str
+    objective: float | None
+    reason: str | None
+    runs: list[dict[str, Any]]  # {"id", "seed", "status"} per seed
 
 
 class SweepOut(BaseModel):
@@ -139,9 +161,14 @@ class SweepOut(BaseModel):
     created_at: datetime
     status_counts: dict[str, int]
     runs: list[RunOut]
+    method: str = "grid"
+    state: str | None = None  # a search's: running, paused, stopped, finished
+    search: dict[str, Any] | None = None
+    objective: str | None = None  # what a search maximises, in words
+    trials: list[TrialOut] = []
 
     @classmethod
-    def of(cls, sweep: Sweep, runs: list[Run]) -> SweepOut:
+    def of(cls, sweep: Sweep, runs: list[Run], trials: list[Any] = ()) -> SweepOut:
         counts: dict[str, int] = {}
         for run in runs:
             counts[run.status] = counts.get(run.status, 0) + 1
@@ -155,6 +182,21 @@ class SweepOut(BaseModel):
             created_at=as_utc(sweep.created_at),
             status_counts=counts,
             runs=[RunOut.of(run, brief=True) for run in runs],
+            method=sweep.method or "grid",
+            state=sweep.state,
+            search=sweep.search,
+            objective=OBJECTIVE_LABEL if sweep.search is not None else None,
+            trials=[
+                TrialOut(
+                    number=t.number,
+                    params=t.params,
+                    state=t.state,
+                    objective=t.objective,
+                    reason=t.reason,
+                    runs=[{"id": r.id, "seed": r.spec.get("seed"), "status": r.status} for r in rs],
+                )
+                for t, rs in trials
+            ],
         )
 
 

@@ -128,3 +128,20 @@ def test_client_takes_its_url_from_matchlab_url(server_url):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [server_url, "0"]
+
+
+def test_a_search_from_flags(server_url, capsys):
+    argv = ["sweep", "--url", server_url, "--algorithm", "fixmatch", "--epochs", "2"]
+    argv += ["--method", "random", "--space", "lr=log_uniform:1e-3:0.1", "--seeds", "0,1"]
+    argv += ["--space", "hparams.unlabeled_weight=choice:0.5,1,2", "--configs", "5"]
+    argv += ["--parallel", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"random search 1: {server_url}/sweeps/1"
+    sweep = Client(server_url).get_sweep(1)
+    assert sweep["search"]["budget"] == {"configs": 5} and sweep["seeds"] == [0, 1]
+    assert len(sweep["trials"]) == 2 and len(sweep["runs"]) == 4
+    assert {r["spec"]["hparams"]["unlabeled_weight"] for r in sweep["runs"]} <= {0.5, 1, 2}
+    bad = [*argv[:7], "--method", "tpe", "--space", "lr=log_uniform:0:1", "--configs", "5"]
+    assert main(bad) == 2
+    assert "space.lr.low" in capsys.readouterr().err
