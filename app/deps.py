@@ -15,8 +15,8 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.config import Settings
+from app.http.params import Id
 from app.store.models import MAX_ID as MAX_ID  # the routes' bound for offsets and sweep ids
-from app.store.params import Id
 from app.store.waits import PLACE_WAIT_TIMEOUTS, DatabaseBusy
 
 

@@ -212,11 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# cProfile of RunSink ingestion: {args.runs} runs × {args.epochs} epochs")
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
             big = Settings(home=work / "big", redis_url=settings.redis_url)
-            ids = ",".join(map(str, bulk_points(big, args.big_runs, args.big_epochs)))
-            from app.api.compare import compare  # the route's function, in this thread
+            ids = bulk_points(big, args.big_runs, args.big_epochs)
+            from app.domain.compare import compare  # the route's function, in this thread
 
             with Session(get_engine(big)) as session, cProfile.Profile() as prof:
-                compare(session, ids, None, ",".join(READ_KEYS), None, None, "epoch")
+                compare(session, ids, None, list(READ_KEYS), None, None, "epoch")
             print(f"# cProfile of /api/compare's function, {args.big_runs} × {args.big_epochs}")
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
             redis.terminate()

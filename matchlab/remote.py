@@ -1,7 +1,7 @@
 """The commands that talk to a matchlab server: status, runs list|show|cancel|resume|download, sync.
 
 Only the standard library at import time: ``matchlab status`` answers before torch, Celery,
-SQLAlchemy or FastAPI would have loaded (tests/app/test_cli_remote.py checks it). Every request
+SQLAlchemy or FastAPI would have loaded (tests/app/stack/test_cli_remote.py checks it). Every request
 goes through ``app.client.Client`` against MATCHLAB_URL with MATCHLAB_API_TOKEN.
 """
 

@@ -54,7 +54,8 @@ WRITER = r"""
 import os, sys
 from sqlmodel import Session
 if os.path.isdir("app/store"):  # the layout since app/ was grouped by role
-    from app.store import crud, db, models, sweeps
+    from app.store import crud, db, models
+    from app.domain import sweeps
 else:
     from app import crud, db, models, sweeps
 for module in (crud, db, models, sweeps):  # never this checkout's code (an editable install)

@@ -2,7 +2,7 @@
 # What `make test` needs from the system, checked and installed when missing:
 #   chromium               the browser tests drive Debian's Chromium through Playwright
 #   dataset-fashion-mnist  the real-data tests read /usr/share/datasets/fashion-mnist
-#   docker-compose         tests/app/test_compose.py checks docker-compose.yml with it
+#   docker-compose         tests/app/stack/test_compose.py checks docker-compose.yml with it
 # As root it runs apt-get; otherwise it stops with the exact command to run. It never lets the
 # suite run without them (a missing browser would only fail later, test by test).
 # Paths can be pointed elsewhere (the set-up test does): MATCHLAB_CHROMIUM, MATCHLAB_FASHION_MNIST_DIR.

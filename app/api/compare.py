@@ -8,8 +8,9 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from app.deps import MAX_ID, SessionDep, SessionRoute
-from app.store.compare import DEFAULT_METRIC, STAT_METRICS, compare
-from app.store.results import FORMATS, render_table
+from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, compare
+from app.domain.results import FORMATS, render_table
+from app.http.params import parse_run_ids, split_keys
 from ssl_core.contract import metrics, references
 
 PARTIAL_HELP = (
@@ -53,8 +54,9 @@ def compare_route(
     ~600k numbers of a 50-run compare and cost more than reading them from the database.
     """
     data = compare(
-        session, runs, sweep, keys, group_by, max_points, x, metric, baseline, band, partial
-    )
+        session, parse_run_ids(runs), sweep, split_keys(keys), group_by, max_points, x, metric,
+        baseline, band, partial,
+    )  # fmt: skip
     return Response(orjson.dumps(data), media_type="application/json")
 
 
@@ -79,8 +81,8 @@ def compare_table(
     its CI, p-value and Holm-adjusted p; the runs left out are named by state in the caption
     (LaTeX), a note line (Markdown) or the ``excluded`` column (CSV)."""
     data = compare(
-        session, runs, sweep, metrics.VAL_TOP1, group_by, 2, "epoch", metric, baseline, band,
-        partial,
+        session, parse_run_ids(runs), sweep, [metrics.VAL_TOP1], group_by, 2, "epoch", metric,
+        baseline, band, partial,
     )  # fmt: skip
     ext = {"csv": "csv", "markdown": "md", "latex": "tex"}[format]
     return Response(

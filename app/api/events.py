@@ -31,13 +31,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.deps import EngineDep, RunId, SessionRoute, SettingsDep
+from app.http.params import parse_int
 from app.live import feeds as live
 from app.live import streams
 from app.live.feeds import sse
 from app.live.once import LogOnce, cause_of
-from app.store import crud
+from app.store import points
 from app.store.models import MAX_ID, TERMINAL, Run
-from app.store.params import parse_int
 from app.store.schemas import RunOut
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def snapshot(engine: Engine, run_id: int, after_epoch: int) -> tuple[dict | None
         run = session.get(Run, run_id)
         if run is None:
             return None, []
-        return RunOut.of(run).model_dump(mode="json"), crud.load_epochs(
+        return RunOut.of(run).model_dump(mode="json"), points.load_epochs(
             session, run_id, after_epoch
         )
 

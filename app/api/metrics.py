@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
-from app.store import crud, limits
-from app.store.compare import split_keys
-from app.store.exports import write_csv
+from app.domain.exports import write_csv
+from app.domain.series import downsample
+from app.http.params import split_keys
+from app.store import crud, limits, points
 from app.store.models import Run
 from app.store.resume import CHECKPOINTS
 from app.store.run_files import run_dir
-from app.store.series import downsample
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])
 
@@ -35,10 +35,10 @@ def run_metrics(
     run = crud.get_run(session, run_id)
     wanted = split_keys(keys)
     limits.check_keys(wanted, limits.MAX_KEYS_PER_RUN)
-    series = crud.load_points(session, [run.id], wanted)[run.id]
+    series = points.load_points(session, [run.id], wanted)[run.id]
     return {
         "run_id": run.id,
-        "keys": crud.metric_keys(session, [run.id]),
+        "keys": points.metric_keys(session, [run.id]),
         "series": {key: downsample(s, max_points) for key, s in series.items()},
     }
 
@@ -47,8 +47,8 @@ def run_metrics(
 def run_metrics_csv(session: SessionDep, run_id: RunId) -> Response:
     """Every point, one row per epoch: ``epoch,step,wall_time,<key>,<key>,...``."""
     run = crud.get_run(session, run_id)
-    limits.check_points(sum(crud.point_counts(session, [run.id]).values()))
-    epochs = crud.load_epochs(session, run.id)
+    limits.check_points(sum(points.point_counts(session, [run.id]).values()))
+    epochs = points.load_epochs(session, run.id)
     keys = sorted({key for entry in epochs for key in entry["metrics"]})
     rows = (
         [e["epoch"], e["step"], e["wall_time"], *(e["metrics"].get(k) for k in keys)]

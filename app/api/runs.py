@@ -17,13 +17,13 @@ from app.deps import (
     SettingsDep,
     answer_queued,
 )
+from app.http.params import Id
 from app.live import notify
 from app.queue import enqueue
 from app.store import crud, edits
 from app.store.edits import MAX_BULK, MAX_TAGS
 from app.store.filters import COLUMNS_EXAMPLE, WHERE_EXAMPLE, column_values, parse_columns
 from app.store.models import Run, Status
-from app.store.params import Id
 from app.store.schemas import RunOut, RunPage
 from ssl_core.contract.catalog import ALGORITHMS, DATASETS
 

@@ -19,6 +19,7 @@ from app.deps import (
     SweepId,
     answer_queued,
 )
+from app.domain.sweeps import submit_sweep as submit_sweep_runs
 from app.queue import enqueue_all
 from app.store import crud, edits
 from app.store.errors import InvalidInput
@@ -32,7 +33,6 @@ from app.store.search_control import (
     stop_search,
     trials_of,
 )
-from app.store.sweeps import submit_sweep as submit_sweep_runs
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 
@@ -55,7 +55,7 @@ def submit_sweep(
 ) -> SweepOut:
     """``method`` grid (the default): every combination of the grid's values and the seeds
     becomes a run. All runs are validated before any is stored; a sweep makes at most 200 runs
-    (``app.store.sweeps.MAX_SWEEP_RUNS``).
+    (``app.domain.sweeps.MAX_SWEEP_RUNS``).
 
     ``method`` random or tpe: a search over ``space`` within ``budget``, ``parallel``
     configurations at a time, each trained on every one of ``seeds``; its first trials are

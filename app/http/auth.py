@@ -33,8 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
 from app.http.guard import WRITE_METHODS
+from app.http.params import is_whole_number
 from app.store.models import EndedSession, utcnow
-from app.store.params import is_whole_number
 
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 SESSION_COOKIE = "matchlab_session"

@@ -1,4 +1,4 @@
-"""The chart pages: compare runs (``/compare`` and its CSV) and a sweep's results.
+"""The compare page (``/compare``) and its CSV.
 
 The numbers come from the API's compare function (the same groups, means and stds as
 ``GET /api/compare``); this module only picks the view (metrics, grouping, x axis, smoothing)
@@ -15,21 +15,19 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import QueryParams
 
-from app.deps import SessionDep, SessionRoute, SweepId
+from app.deps import SessionDep, SessionRoute
+from app.domain import compare as store_compare
+from app.domain.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
+from app.domain.exports import write_csv
+from app.domain.finished import excluded_text, partial_text
+from app.domain.results import LABELS as STAT_LABELS
+from app.domain.stats import BANDS
+from app.http.params import parse_ids
 from app.pages.figures import compare_figures, compare_lines, lines_csv_rows, results_figure
 from app.pages.render import render
-from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
-from app.store import compare as store_compare
-from app.store import crud
-from app.store.compare import DEFAULT_METRIC, STAT_METRICS, attach_stats
-from app.store.exports import write_csv
-from app.store.finished import excluded_text, partial_text
+from app.store import crud, points
 from app.store.models import Run
-from app.store.params import parse_ids
-from app.store.results import LABELS as STAT_LABELS
-from app.store.schemas import SweepOut, as_utc
-from app.store.search_control import trials_of
-from app.store.stats import BANDS
+from app.store.schemas import as_utc
 from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
@@ -121,9 +119,9 @@ def compare_data(session: Session, view: View) -> dict[str, Any]:
     """The API's compare result for the view, its x axis ready to draw. Without a baseline named,
     the labels-only group is the baseline (else the first group)."""
     args = {
-        "runs": ",".join(map(str, view.runs)),
+        "runs": view.runs,
         "sweep": None,
-        "keys": ",".join(view.keys),
+        "keys": view.keys,
         "group_by": view.group_by or None,
         "max_points": max(50, min(MAX_POINTS, POINTS_PER_CHART // max(len(view.runs), 1))),
         "x": "step" if view.x == "step" else "epoch",
@@ -216,7 +214,7 @@ def compare_page(request: Request, session: SessionDep) -> HTMLResponse:
                     **({"partial": "1"} if view.partial else {}),
                 })
             )  # fmt: skip
-        context["available_keys"] = ordered_keys(crud.metric_keys(session, view.runs))
+        context["available_keys"] = ordered_keys(points.metric_keys(session, view.runs))
     else:
         context["recent"], _ = crud.list_runs(session, limit=40)
         context["available_keys"] = list(DEFAULT_KEYS)
@@ -245,43 +243,4 @@ def compare_csv(request: Request, session: SessionDep) -> Response:
         write_csv(rows),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-def sweep_page(
-    request: Request, session: SessionDep, sweep_id: SweepId, metric: str = DEFAULT_METRIC
-) -> HTMLResponse:
-    """The final metric against each swept value, then the members' curves."""
-    try:
-        found, members = crud.get_sweep(session, sweep_id)
-        sweep = SweepOut.of(found, members, trials_of(session, sweep_id) if found.search else ())
-    except crud.NotFound:
-        return render(
-            request, "message.html", 404, title="Not found", message=f"Sweep {sweep_id} not found."
-        )
-    metric = metric if metric in SUMMARY_METRICS else DEFAULT_METRIC
-    runs = [run.model_dump(mode="json") for run in sweep.runs]
-    figures, cells, fields = sweep_figures(sweep.grid, runs, metric)
-    curves: list[dict[str, Any]] = []
-    if runs:
-        data = store_compare.compare(
-            session, runs=None, sweep=sweep_id, keys=f"{metrics.VAL_TOP1},{metrics.TEST_TOP1}", group_by=None,
-            max_points=MAX_POINTS, x="epoch",
-        )  # fmt: skip
-        curves = compare_figures(compare_lines(data, "epoch", 0.0), data["keys"], "epoch")
-    active = any(run["status"] in ("queued", "running") for run in runs)
-    return render(
-        request,
-        "sweep.html",
-        sweep=sweep,
-        runs=sweep.runs,
-        metric=metric,
-        metrics=SUMMARY_METRICS,
-        figures=figures,
-        curves=curves,
-        cells=cells,
-        fields=fields,
-        active=active,
-        compare_url="/compare?" + str(QueryParams({"runs": ",".join(str(r["id"]) for r in runs)})),
     )

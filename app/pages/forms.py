@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
+from app.domain.sweeps import MAX_SWEEP_RUNS, create_sweep
 from app.pages import form_state
 from app.pages.render import redirect, render
 from app.queue import enqueue, enqueue_all
 from app.store import crud
-from app.store.sweeps import MAX_SWEEP_RUNS, create_sweep
 from ssl_core.contract.catalog import DEMO_ALGORITHMS
 from ssl_core.contract.spec import ALGORITHMS, PRESETS, RunSpec
 

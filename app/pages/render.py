@@ -16,6 +16,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from app.pages.assets import static_url
 from app.pages.figures import ALGORITHM_COLORS, metric_label
@@ -127,3 +128,17 @@ def with_query(path: str, **params: str) -> str:
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def not_found(request: Request, what: str) -> HTMLResponse:
+    return render(request, "message.html", 404, title="Not found", message=f"{what} not found.")
+
+
+def action_failed(request: Request, message: str) -> HTMLResponse:
+    return render(request, "message.html", 409, title="Not possible now", message=message)
+
+
+def next_path(form: FormData, fallback: str) -> str:
+    """The form's ``next`` (a local path: where the user came from), else ``fallback``."""
+    value = form.get("next")
+    return local_path(value if isinstance(value, str) else None, fallback)

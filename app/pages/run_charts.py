@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.diagnosis import class_name, class_names, run_notes
 from app.pages.figures import layout, line, whole_ticks
-from app.store.diagnosis import class_name, class_names, run_notes
 from ssl_core.contract import catalog, charts, metrics
 
 Chart = dict[str, Any]
@@ -82,7 +82,7 @@ def run_charts(
 ) -> list[Chart]:
     """``[{"id", "keys", "scales", "figure"}]`` for one run (of ``epochs`` epochs): trace ``i``
     draws metric ``keys[i]`` × ``scales[i]``. Metrics that do not apply to the algorithm are
-    absent; a chart with ``notes`` also carries what its curves say (app.store.diagnosis)."""
+    absent; a chart with ``notes`` also carries what its curves say (app.domain.diagnosis)."""
     spec = spec or {}
     compiled = bool(spec.get("compile"))
     hparams = spec.get("hparams") or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep
+from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep
 from app.live import notify
 from app.pages.render import redirect, render, with_query
 from app.queue import enqueue
@@ -18,7 +18,7 @@ router = APIRouter(route_class=SessionRoute)
 
 @router.post("/runs/{run_id}/resume", response_model=None)
 def resume(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: int
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
 ) -> Response:
     try:
         run = crud.get_run(session, run_id)

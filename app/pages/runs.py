@@ -10,21 +10,18 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
-from starlette.datastructures import FormData
 
-from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep, SweepId
-from app.live import notify
+from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
+from app.domain.series import downsample
+from app.http.params import parse_id, parse_int
 from app.pages import assets
-from app.pages.render import local_path, redirect, render, with_query
+from app.pages.render import not_found, render
 from app.pages.run_charts import run_charts
-from app.queue import enqueue
-from app.store import crud, edits, limits
+from app.store import crud, limits, points
 from app.store.filters import WHERE_EXAMPLE, column_values, parse_columns, sort_key
 from app.store.models import Run, Status, Sweep
-from app.store.params import parse_id, parse_int
 from app.store.run_files import run_dir
 from app.store.schemas import RunOut
-from app.store.series import downsample
 from ssl_core.contract import summary
 from ssl_core.contract.catalog import ALGORITHMS, CATALOG, DATASETS
 from ssl_core.contract.spec import flatten_spec
@@ -168,14 +165,10 @@ def _find_run(session: Session, run_id: int) -> Run | None:
     return session.get(Run, run_id)
 
 
-def not_found(request: Request, what: str) -> HTMLResponse:
-    return render(request, "message.html", 404, title="Not found", message=f"{what} not found.")
-
-
 def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]]]:
     """The run's series, as many whole keys (in order) as ``limits.MAX_POINTS`` allows: a run
     page always opens, even for a run that logged more than one answer may carry."""
-    counts = sorted((key, n) for (_, key), n in crud.point_counts(session, [run_id]).items())
+    counts = sorted((key, n) for (_, key), n in points.point_counts(session, [run_id]).items())
     keys, total = [], 0
     for key, n in counts:
         if total + n > limits.MAX_POINTS:
@@ -184,7 +177,7 @@ def _page_points(session: Session, run_id: int) -> dict[str, dict[str, list[Any]
         total += n
     if not keys:
         return {}
-    return crud.load_points(session, [run_id], keys, capped=False)[run_id]
+    return points.load_points(session, [run_id], keys, capped=False)[run_id]
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -241,127 +234,3 @@ def clone_url(spec: dict[str, Any]) -> str:
     pairs += [("seed", str(spec.get("seed", 0))), ("name", f"{spec.get('name', 'run')} (edited)")]
     pairs += [("shown_algorithm", spec["algorithm"]), ("shown_dataset", spec.get("dataset", ""))]
     return "/runs/new?" + urlencode(pairs)
-
-
-def _action_failed(request: Request, message: str) -> HTMLResponse:
-    return render(request, "message.html", 409, title="Not possible now", message=message)
-
-
-def _next(form: FormData, fallback: str) -> str:
-    value = form.get("next")
-    return local_path(value if isinstance(value, str) else None, fallback)
-
-
-@router.post("/runs/bulk", response_model=None)
-def bulk(request: Request, form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
-    """The runs table's ticked runs: compare them, or cancel, delete, tag or untag them all."""
-    ids = [parse_id(str(v), "runs") for v in form.getlist("runs")]
-    action = str(form.get("action", ""))
-    back = _next(form, "/")
-    if not ids:
-        return _action_failed(request, "Tick at least one run first.")
-    if action == "compare":
-        return redirect(f"/compare?runs={','.join(map(str, ids))}")
-    try:
-        results = edits.bulk(session, ids, action, str(form.get("tag") or "") or None, settings)
-    except crud.InvalidInput as exc:
-        return _action_failed(request, "; ".join(e["message"] for e in exc.errors))
-    for result in results:
-        if result["ok"] and action == "cancel":
-            notify.publish_status(settings.redis_url, session.get(Run, result["id"]))
-    failed = [f"run {r['id']}: {r['detail']}" for r in results if not r["ok"]]
-    if failed:
-        return _action_failed(request, "Not done for " + "; ".join(failed) + ".")
-    return redirect(back)
-
-
-@router.post("/sweeps/{sweep_id}/cancel", response_model=None)
-def cancel_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
-) -> Response:
-    try:
-        results = edits.cancel_sweep(session, sweep_id, settings)
-    except crud.NotFound:
-        return not_found(request, f"Sweep {sweep_id}")
-    for result in results:
-        notify.publish_status(settings.redis_url, session.get(Run, result["id"]))
-    return redirect(f"/sweeps/{sweep_id}")
-
-
-@router.post("/sweeps/{sweep_id}/delete", response_model=None)
-def delete_sweep(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, sweep_id: SweepId
-) -> Response:
-    try:
-        edits.delete_sweep(session, sweep_id, settings)
-    except crud.NotFound:
-        return not_found(request, f"Sweep {sweep_id}")
-    except crud.Conflict as exc:
-        return _action_failed(request, str(exc))
-    return redirect("/")
-
-
-@router.post("/runs/{run_id}/edit", response_model=None)
-def edit(request: Request, form: FormDep, session: SessionDep, run_id: RunId) -> Response:
-    """The run page's Edit form: name, notes and tags (comma-separated), at any time."""
-    run = _find_run(session, run_id)
-    if run is None:
-        return not_found(request, f"Run {run_id}")
-    tags = [t.strip() for t in str(form.get("tags") or "").split(",") if t.strip()]
-    changes = {"name": str(form.get("name") or ""), "notes": str(form.get("notes") or ""),
-               "tags": tags}  # fmt: skip
-    try:
-        edits.edit_run(session, run, changes)
-    except crud.InvalidInput as exc:
-        message = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-        return render(request, "message.html", 422, title="Not saved", message=message)
-    return redirect(f"/runs/{run_id}")
-
-
-@router.post("/runs/{run_id}/cancel", response_model=None)
-def cancel(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
-) -> Response:
-    run = _find_run(session, run_id)
-    if run is None:
-        return not_found(request, f"Run {run_id}")
-    try:
-        run = crud.cancel_run(session, run, settings.stale_after_seconds)
-    except crud.Conflict as exc:
-        return _action_failed(request, str(exc))
-    notify.publish_status(settings.redis_url, run)
-    return redirect(_next(form, f"/runs/{run.id}"))
-
-
-@router.post("/runs/{run_id}/retry", response_model=None)
-def retry(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
-) -> Response:
-    run = _find_run(session, run_id)
-    if run is None:
-        return not_found(request, f"Run {run_id}")
-    try:
-        copy = crud.retry_run(session, run)
-    except crud.Conflict as exc:
-        return _action_failed(request, str(exc))
-    session.close()  # no database connection held across the network call
-    queued = enqueue(settings.redis_url, copy.id)
-    target = _next(form, "/")
-    # From the old run's own page, go to the new run; from the table, stay on the table.
-    target = f"/runs/{copy.id}" if target == f"/runs/{run.id}" else target
-    return redirect(target if queued else with_query(target, queue="unreachable"))
-
-
-@router.post("/runs/{run_id}/delete", response_model=None)
-def delete(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, run_id: RunId
-) -> Response:
-    run = _find_run(session, run_id)
-    if run is None:
-        return not_found(request, f"Run {run_id}")
-    try:
-        crud.delete_run(session, run, settings.runs_dir)
-    except crud.Conflict as exc:
-        return _action_failed(request, str(exc))
-    target = _next(form, "/")
-    return redirect("/" if target == f"/runs/{run_id}" else target)

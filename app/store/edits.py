@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app.store import crud
 from app.store.errors import Conflict, InvalidInput, NotFound
 from app.store.models import TERMINAL, Run, Status, Sweep, Trial
-from app.store.params import reject_nul
+from app.store.text import reject_nul
 
 MAX_TAGS = 20
 MAX_TAG_CHARS = 40

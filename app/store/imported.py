@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from app.store.crud import default_name, validate_spec
 from app.store.errors import Conflict, InvalidInput
 from app.store.models import MAX_ID, MetricPoint, Run, Status
-from app.store.params import reject_nul
+from app.store.text import reject_nul
 from ssl_core.contract.summary import update_summary
 
 SPEC_FILE, METRICS_FILE, IDENTITY_FILE = "spec.json", "metrics.jsonl", "run.json"

@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 from app.store import edits
 from app.store.errors import Conflict, InvalidInput, NotFound
 from app.store.models import Run, Sweep, Trial
-from app.store.params import reject_nul
 from app.store.search import advance
 from app.store.search_space import check_search
+from app.store.text import reject_nul
 
 
 def create_search(

@@ -26,7 +26,7 @@ class Chart:
     # Drawn only when the spec's hparams set this one (λu changes only with a ramp-up:
     # otherwise it is a constant, not a chart).
     only_with_hparam: str = ""
-    notes: bool = False  # carries what its curves say in words (app.store.diagnosis)
+    notes: bool = False  # carries what its curves say in words (app.domain.diagnosis)
 
 
 CHARTS = (

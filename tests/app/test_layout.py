@@ -1,8 +1,10 @@
 """The import graph shows the roles as folders (docs/ARCHITECTURE in README's "Code map"):
 
 - ``app.api`` (JSON routes) and ``app.pages`` (HTML routes) never import each other, and one API
-  module never imports another: both call the domain functions of ``app.store``;
-- ``app.store`` (models, database, queries, compare, sweeps) imports no web layer;
+  module never imports another: both call ``app.domain`` and ``app.store``;
+- ``app.store`` (persistence: models, database, queries, edits) imports neither the domain nor
+  any web layer;
+- ``app.domain`` (compare, stats, sweeps, diagnosis, result tables) imports no web layer;
 - ``app.live`` (notifications, event streams) imports no routes;
 - the top level of ``app/`` stays the few modules that tie the parts together.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 TOP_LEVEL = {"__init__", "client", "config", "deps", "main", "queue"}
-ROLES = {"api", "pages", "store", "live", "http", "stack"}
+ROLES = {"api", "pages", "domain", "store", "live", "http", "stack"}
 
 
 def _module(path: Path) -> str:
@@ -66,15 +68,26 @@ def test_api_never_imports_pages_and_no_route_module_imports_another():
             assert not others, f"{module} imports {sorted(others)}"
 
 
-def test_store_and_live_import_no_web_layer():
-    web = ("app.api", "app.pages", "app.http", "app.main", "app.stack")
-    assert _offenders("app.store", (*web, "app.live", "app.queue")) == {}
-    assert _offenders("app.live", web) == {}
+WEB = ("app.api", "app.pages", "app.http", "app.main", "app.stack")
+
+
+def test_store_imports_neither_the_domain_nor_a_web_layer():
+    assert _offenders("app.store", ("app.domain", *WEB, "app.live", "app.queue")) == {}
+
+
+def test_domain_imports_no_web_layer():
+    assert _offenders("app.domain", (*WEB, "app.live", "app.queue")) == {}
+
+
+def test_live_imports_no_web_layer():
+    assert _offenders("app.live", WEB) == {}
 
 
 def test_the_checks_see_a_violation():
-    # The graph is real: pages do import the store, the API does import deps.
-    assert any(i.startswith("app.store") for i in GRAPH["app.pages.compare"])
+    # The graph is real: pages do import the domain, the domain does import the store, the API
+    # does import deps.
+    assert any(i.startswith("app.domain") for i in GRAPH["app.pages.compare"])
+    assert any(i.startswith("app.store") for i in GRAPH["app.domain.sweeps"])
     assert "app.deps" in GRAPH["app.api.runs"] or any(
         i.startswith("app.deps") for i in GRAPH["app.api.runs"]
     )

@@ -15,9 +15,9 @@ from markdown_it import MarkdownIt
 from sqlmodel import Session
 
 from app.config import Settings
+from app.domain.exports import csv_cell, markdown_text
 from app.main import create_app
 from app.store.db import get_engine
-from app.store.exports import csv_cell, markdown_text
 from app.store.models import MetricPoint
 
 FORMULAS = ['=HYPERLINK("https://evil.example","x")', "@SUM(1+1)", "+1+cmd|' /C calc'!A0",

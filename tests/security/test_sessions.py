@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.http.auth import SESSION_COOKIE
-from tests.app.test_pages import input_value
+from tests.app.pages.test_pages import input_value
 from tests.security.test_auth import BEARER, FORM, TOKEN, app_with, csrf_of, log_in, run_count
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from app.store.series import aggregate, downsample, downsample_indices
+from app.domain.series import aggregate, downsample, downsample_indices
 
 
 def test_short_series_are_untouched():

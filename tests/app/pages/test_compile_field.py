@@ -12,7 +12,7 @@ from app.config import Settings
 from app.main import create_app
 from app.pages.run_charts import run_charts
 from tests.app.conftest import add_points
-from tests.app.test_pages import FORM
+from tests.app.pages.test_pages import FORM
 
 
 @pytest.fixture

@@ -72,23 +72,12 @@ def parse_ids(text: str, field: str) -> list[int]:
     return [parse_id(part, field, "a run id") for part in text.split(",") if part.strip()]
 
 
-def reject_nul(value: object, field: str) -> None:
-    """NUL characters anywhere in ``value`` (strings, nested lists and objects): ``InvalidInput``
-    naming where. PostgreSQL cannot store them and no name or note needs one."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput([{"field": field, "message": "must not contain NUL characters"}])
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            reject_nul(key, field)
-            reject_nul(item, f"{field}.{key}" if field else str(key))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            reject_nul(item, f"{field}.{i}")
+def parse_run_ids(runs: str | None) -> list[int]:
+    """``?runs=3,1,3`` → ``[3, 1]``: each a ``parse_id``, repeats dropped, order kept."""
+    return list(dict.fromkeys(parse_ids(runs or "", "runs")))
 
 
-def like_pattern(text: str) -> str:
-    """A case-insensitive substring pattern for ``LIKE … ESCAPE '\\'``: ``%`` and ``_`` in what the
-    user typed match themselves."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def split_keys(keys: str | None) -> list[str] | None:
+    """``"val/top1, test/top1"`` → the keys; None when none are named."""
+    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
+    return items or None

@@ -10,13 +10,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.store import crud, limits
-from app.store.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
-from app.store.finished import counted_groups, group_counts, mark_runs
+from app.domain.diagnosis import Signal, group_notes, last_epoch_keys, last_signal
+from app.domain.finished import counted_groups, group_counts, mark_runs
+from app.domain.series import aggregate, downsample, downsample_indices, group_runs, take
+from app.domain.stats import BANDS, band_halfwidths, group_stats
+from app.store import crud, limits, points
 from app.store.models import Run
-from app.store.params import parse_ids
-from app.store.series import aggregate, downsample, downsample_indices, group_runs, take
-from app.store.stats import BANDS, band_halfwidths, group_stats
 from ssl_core.contract import catalog, metrics, references, summary
 
 MAX_COMPARE_RUNS = 500
@@ -25,21 +24,11 @@ STAT_METRICS = summary.STATISTICS
 DEFAULT_METRIC = summary.DEFAULT_STATISTIC
 
 
-def parse_run_ids(runs: str | None) -> list[int]:
-    return list(dict.fromkeys(parse_ids(runs or "", "runs")))
-
-
-def split_keys(keys: str | None) -> list[str] | None:
-    """``"val/top1, test/top1"`` → the keys; None when none are named."""
-    items = [k.strip() for k in (keys or "").split(",") if k.strip()]
-    return items or None
-
-
 def compare(
     session: Session,
-    runs: str | None = None,
+    runs: list[int] | None = None,
     sweep: int | None = None,
-    keys: str = metrics.VAL_TOP1,
+    keys: list[str] | None = None,
     group_by: str | None = None,
     max_points: int | None = None,
     x: str = "epoch",
@@ -50,14 +39,17 @@ def compare(
 ) -> dict[str, Any]:
     """Groups with aggregated series plus each member's own series (docs/CONTRACTS.md), and
     per group the statistics of the summary ``metric`` against the ``baseline`` group, over
-    its succeeded runs (and its running ones, marked partial, with ``partial``)."""
+    its succeeded runs (and its running ones, marked partial, with ``partial``).
+
+    ``runs`` (repeats ignored) and the runs of ``sweep`` are compared on ``keys`` (default
+    ``val/top1``); the web layers parse them from their query strings."""
     if band not in BANDS:
         raise crud.InvalidInput([{"field": "band", "message": f"use one of {', '.join(BANDS)}"}])
     if metric not in STAT_METRICS:
         raise crud.InvalidInput(
             [{"field": "metric", "message": f"use one of {', '.join(STAT_METRICS)}"}]
         )
-    ids = parse_run_ids(runs)
+    ids = list(dict.fromkeys(runs or []))
     if sweep is not None:
         ids += [
             i for i in session.exec(select(Run.id).where(Run.sweep_id == sweep)) if i not in ids
@@ -72,20 +64,20 @@ def compare(
     missing = sorted(set(ids) - {run.id for run in members})
     if missing:
         raise crud.NotFound(f"runs not found: {', '.join(map(str, missing))}")
-    key_list = split_keys(keys) or [metrics.VAL_TOP1]
+    key_list = list(keys) if keys else [metrics.VAL_TOP1]
     limits.check_keys(key_list, limits.MAX_COMPARE_KEYS)
     try:
         groups, differing = group_runs(members, group_by)
     except ValueError as exc:
         raise crud.InvalidInput(crud.error_messages(exc)) from exc
-    points = crud.load_points(session, ids, key_list)
+    loaded = points.load_points(session, ids, key_list)
     signals = diagnosis_signals(session, members)
     group_of = {}
     out_groups = []
     for name, value, group_members in groups:
         series = {}
         for key in key_list:
-            agg = aggregate([points[r.id][key] for r in group_members if key in points[r.id]], x)
+            agg = aggregate([loaded[r.id][key] for r in group_members if key in loaded[r.id]], x)
             agg["band"] = band_halfwidths(agg["std"], agg["count"], band)
             series[key] = take(agg, downsample_indices(agg["mean"], max_points))
         out_groups.append(
@@ -112,7 +104,7 @@ def compare(
                 "spec": run.spec,
                 "summary": run.summary,
                 "environment": run.environment,
-                "series": {k: downsample(s, max_points) for k, s in points[run.id].items()},
+                "series": {k: downsample(s, max_points) for k, s in loaded[run.id].items()},
             }
             for run in members
         ],
@@ -125,7 +117,7 @@ def compare(
 
 
 def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
-    """What the pseudo-label notes read (app.store.diagnosis): for the runs of a thresholding
+    """What the pseudo-label notes read (app.domain.diagnosis): for the runs of a thresholding
     method, the mask ratio's and pseudo-label accuracy's means from the database; for the runs
     whose algorithm logs them, the last epoch's warm-up values and pseudo-label shares, all
     runs' in one query. Runs that get no notes get no signal."""
@@ -133,9 +125,9 @@ def diagnosis_signals(session: Session, runs: list[Run]) -> dict[int, Signal]:
     last_keys = {run.id: keys for run in runs if (keys := _last_epoch_keys(run))}
     if not thresholded and not last_keys:
         return {}
-    means = crud.mean_points(session, thresholded, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
+    means = points.mean_points(session, thresholded, [metrics.MASK_RATIO, metrics.PSEUDO_LABEL_ACC])
     wanted = sorted({key for keys in last_keys.values() for key in keys})
-    last = crud.last_points(session, list(last_keys), wanted)
+    last = points.last_points(session, list(last_keys), wanted)
     signals = {}
     for run_id in dict.fromkeys([*thresholded, *last_keys]):
         mask, epochs = means.get(run_id, {}).get(metrics.MASK_RATIO, (None, 0))
@@ -169,7 +161,7 @@ def group_references(runs: list[Run]) -> list[dict[str, Any]]:
 
 def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:
     """Each group of a ``compare`` result gains ``stats`` on the summary ``metric`` against the
-    ``baseline`` group over its counted runs (``app.store.finished``; cheap: the runs'
+    ``baseline`` group over its counted runs (``app.domain.finished``; cheap: the runs'
     summaries are in ``data`` already)."""
     names = [g["name"] for g in data["groups"]]
     if baseline is not None and baseline not in names:

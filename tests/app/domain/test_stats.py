@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from app.store.stats import band_halfwidths, difference, summarize
+from app.domain.stats import band_halfwidths, difference, summarize
 from tests.app.conftest import add_points, set_run
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom (tables)

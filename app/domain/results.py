@@ -5,7 +5,7 @@ chosen metric the difference to the baseline group with its 95 % CI, p-value and
 p. The best mean per column is marked (bold in Markdown and LaTeX). ``GET /api/compare/table``
 and the compare page's download links serve it as CSV, Markdown or LaTeX (``booktabs``).
 
-Only counted runs feed it (succeeded ones; running ones too under ``partial``, app.store.finished).
+Only counted runs feed it (succeeded ones; running ones too under ``partial``, app.domain.finished).
 What was left out, the partial runs (``†``, never bold) and the tests on too few seeds are said
 where each format has room: the LaTeX caption, a note paragraph under the Markdown table, and in
 CSV — kept one header and one row per group, no comment lines — the ``excluded``,
@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.store.compare import STAT_METRICS
-from app.store.exports import markdown_text, write_csv
-from app.store.finished import PARTIAL_MARK, counted_groups, excluded_text, partial_text
-from app.store.stats import group_stats
+from app.domain.compare import STAT_METRICS
+from app.domain.exports import markdown_text, write_csv
+from app.domain.finished import PARTIAL_MARK, counted_groups, excluded_text, partial_text
+from app.domain.stats import group_stats
 from ssl_core.contract import summary
 
 FORMATS = {"csv": "text/csv", "markdown": "text/markdown", "latex": "application/x-latex"}

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.config import Settings
-from app.store import crud
+from app.store import crud, points
 from app.store.db import make_engine
 from app.store.models import MetricPoint, Status
 from worker.runner import claim_run
@@ -55,7 +55,7 @@ def exercise_store(engine, runs_dir: Path) -> None:
         with pytest.raises(IntegrityError):
             session.commit()
         session.rollback()
-        assert crud.load_points(session, [run_id])[run_id]["val/top1"]["value"] == [2.0]
+        assert points.load_points(session, [run_id])[run_id]["val/top1"]["value"] == [2.0]
         run = crud.runs_by_ids(session, [run_id])[0]
         assert run.status == Status.running and run.heartbeat_at.tzinfo is not None
         page, total = crud.list_runs(session, algorithm=["flexmatch"], text="FLEX")
@@ -63,7 +63,7 @@ def exercise_store(engine, runs_dir: Path) -> None:
         run.status = Status.failed
         session.commit()
         crud.delete_run(session, run, runs_dir)
-        assert crud.load_points(session, [run_id])[run_id] == {}
+        assert points.load_points(session, [run_id])[run_id] == {}
 
 
 def test_sqlite_store(engine, tmp_path):
@@ -161,7 +161,7 @@ def test_an_older_points_table_is_rebuilt_clustered_keeping_every_point(tmp_path
     assert columns == ["run_id", "key", "epoch", "step", "wall_time", "value"]
     assert "WITHOUT ROWID" in ddl and [row[2] for row in foreign_keys] == ["runs"]
     with Session(engine) as session:
-        series = crud.load_points(session, [1])[1]
+        series = points.load_points(session, [1])[1]
         assert sorted(series) == ["a", "val/top1"]
         assert series["val/top1"] == {
             "epoch": [1, 2, 3],

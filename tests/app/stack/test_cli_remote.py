@@ -12,7 +12,7 @@ from app.client import Client
 from matchlab.cli import main
 from ssl_core.contract.summary import FIELDS
 from tests.app.conftest import add_points, set_run
-from tests.app.test_cli import server_url  # noqa: F401 (the fixture)
+from tests.app.stack.test_cli import server_url  # noqa: F401 (the fixture)
 
 HEAVY = ("torch", "celery", "sqlalchemy", "fastapi")
 

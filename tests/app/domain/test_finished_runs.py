@@ -148,7 +148,7 @@ def test_holm_by_hand_on_three_groups_against_one_baseline(client, engine):
 
 
 def test_holm_caps_at_one_and_skips_missing_values():
-    from app.store.stats import holm
+    from app.domain.stats import holm
 
     assert holm([0.6, None, 0.5]) == [1.0, None, 1.0]  # 2 × 0.5 = 1.0; max(1.0, 0.6) capped
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])

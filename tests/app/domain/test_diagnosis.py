@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.domain.diagnosis import group_notes, run_notes, signal_of
 from app.main import create_app
 from app.pages.run_charts import run_charts
-from app.store.diagnosis import group_notes, run_notes, signal_of
 from tests.app.conftest import add_points
 
 FIXMATCH = {"algorithm": "fixmatch", "hparams": {"threshold": 0.95}}

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from app.store.crud import InvalidInput, new_run, validate_spec
 from app.store.models import Run, Sweep
-from app.store.params import reject_nul
+from app.store.text import reject_nul
 from ssl_core.contract.spec import RunSpec, set_dotted
 
 # One sweep is at most this many runs, so a typo in a grid cannot queue days of GPU time.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import redis
 from sqlmodel import Session, func, select
 
+from app.domain.sweeps import MAX_SWEEP_RUNS
 from app.queue import QUEUE
 from app.store.models import Run, Sweep
-from app.store.sweeps import MAX_SWEEP_RUNS
 
 
 def stored(engine) -> tuple[int, int]:
