@@ -35,13 +35,15 @@ def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-# Labels a user may edit after launch (app/store/edits.py); they change nothing trained.
-LABEL_FIELDS = frozenset({"name", "notes"})
+# Fields a resumed run may change: the labels a user edits after launch (app/store/edits.py)
+# and `compile`, which changes how the steps run but not what they compute (tests/ssl_core/
+# test_compile.py resumes across it). Everything else must match.
+FREE_ON_RESUME = frozenset({"name", "notes", "compile"})
 
 
 def training_fields(spec: RunSpec) -> dict[str, Any]:
-    """The spec without its labels: what must match for a checkpoint to be this run's."""
-    return {k: v for k, v in spec.to_json_dict().items() if k not in LABEL_FIELDS}
+    """The spec without the free fields: what must match for a checkpoint to be this run's."""
+    return {k: v for k, v in spec.to_json_dict().items() if k not in FREE_ON_RESUME}
 
 
 def check_checkpoint(state: dict[str, Any], spec: RunSpec, uid: str | None, path: Path) -> None:

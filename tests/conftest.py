@@ -18,6 +18,12 @@ from app.store.db import _engines
 # reached as 127.0.0.1. tests/security/test_site_guard.py checks the default list itself.
 TEST_HOSTS = "localhost,127.0.0.1,::1,testserver"
 os.environ.setdefault("MATCHLAB_ALLOWED_HOSTS", TEST_HOSTS)
+# Nothing in the suite may read or upgrade the user's own ~/.matchlab (its database may belong to
+# another version of matchlab): code that falls back to the default settings gets a private home.
+if "MATCHLAB_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["MATCHLAB_HOME"] = tempfile.mkdtemp(prefix="matchlab-test-home-")
 
 
 @pytest.fixture(scope="session")

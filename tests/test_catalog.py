@@ -64,14 +64,14 @@ def test_each_dataset_has_a_loader_and_a_valid_default_net(name):
     )
 
 
-def test_colours_are_the_catalogs_everywhere_and_distinct():
+def test_colours_are_the_catalogs_everywhere_and_distinct(settings):
     colors = catalog.colors()
     assert figures.ALGORITHM_COLORS == colors
     assert len(set(colors.values())) == len(colors)
     css = algorithms_css()
     for name, color in colors.items():
         assert f"--c-{name}: {color};" in css and f".algo-{name} " in css
-    page = TestClient(create_app()).get("/static/algorithms.css")
+    page = TestClient(create_app(settings)).get("/static/algorithms.css")
     assert page.status_code == 200 and page.text == css
 
 

@@ -44,7 +44,7 @@ class Recovery:
 
 
 def _verdict(run: Run, settings: Settings) -> tuple[Status, str | None]:
-    if run.cancel_requested:  # stopped early by its search: pruned (app/store/early_stop.py)
+    if run.cancel_requested:  # stopped early by its search: pruned (app/domain/early_stop.py)
         return (Status.pruned if run.stop_reason else Status.cancelled), None
     if run.recoveries >= MAX_RECOVERIES:
         return Status.failed, (

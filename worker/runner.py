@@ -116,7 +116,7 @@ def set_status(engine: Engine, run_id: int, status: Status, **values: Any) -> Ru
 
 
 def _cancel_status(engine: Engine, run_id: int) -> Status:
-    """``pruned`` when its search stopped it early (a ``stop_reason``, app/store/early_stop.py),
+    """``pruned`` when its search stopped it early (a ``stop_reason``, app/domain/early_stop.py),
     else ``cancelled``: a stop by its search is its own terminal state."""
     with Session(engine) as session:
         run = session.get(Run, run_id)

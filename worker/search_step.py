@@ -1,6 +1,6 @@
 """The worker's part in a search: when a run of it ends, record its trial and ask for the next.
 
-``app.store.search.advance`` does the work and is idempotent; it runs here when a run ends and
+``app.domain.search.advance`` does the work and is idempotent; it runs here when a run ends and
 from the watchdog for every running search, so a worker killed between a run ending and the
 next trial being asked loses nothing: the next check, in any worker, makes that trial.
 """
@@ -12,11 +12,11 @@ import logging
 from sqlmodel import Session, col, select
 
 from app.config import Settings
+from app.domain.early_stop import apply_stops
+from app.domain.search import advance
 from app.queue import enqueue_all
 from app.store.db import get_engine
-from app.store.early_stop import apply_stops
 from app.store.models import Sweep
-from app.store.search import advance
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from fastapi.responses import FileResponse
 
 from app.deps import RunId, SessionDep, SessionRoute, SettingsDep
 from app.domain.exports import write_csv
+from app.domain.resume import CHECKPOINTS
 from app.domain.series import downsample
 from app.http.params import split_keys
 from app.store import crud, limits, points
 from app.store.models import Run
-from app.store.resume import CHECKPOINTS
 from app.store.run_files import run_dir
 
 router = APIRouter(route_class=SessionRoute, tags=["metrics"])

@@ -19,13 +19,7 @@ from app.deps import (
     SweepId,
     answer_queued,
 )
-from app.domain.sweeps import submit_sweep as submit_sweep_runs
-from app.queue import enqueue_all
-from app.store import crud, edits
-from app.store.errors import InvalidInput
-from app.store.models import Run, Sweep
-from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
-from app.store.search_control import (
+from app.domain.search_control import (
     create_search,
     extend_search,
     pause_search,
@@ -33,6 +27,12 @@ from app.store.search_control import (
     stop_search,
     trials_of,
 )
+from app.domain.sweeps import submit_sweep as submit_sweep_runs
+from app.queue import enqueue_all
+from app.store import crud, edits
+from app.store.errors import InvalidInput
+from app.store.models import Run, Sweep
+from app.store.schemas import SweepBrief, SweepIn, SweepOut, as_utc
 
 router = APIRouter(route_class=SessionRoute, tags=["sweeps"])
 

@@ -9,12 +9,12 @@ from typing import BinaryIO
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from app.deps import NOT_QUEUED, RunId, SessionDep, SessionRoute, SettingsDep, answer_queued
+from app.domain.imported import IDENTITY_FILE, METRICS_FILE, SPEC_FILE, as_moment, import_run
+from app.domain.resume import CHECKPOINTS, resume_run
 from app.live import notify
 from app.queue import enqueue
 from app.store import crud
-from app.store.imported import IDENTITY_FILE, METRICS_FILE, SPEC_FILE, as_moment, import_run
 from app.store.models import utcnow
-from app.store.resume import CHECKPOINTS, resume_run
 from app.store.run_files import own_dir, write_identity
 from app.store.schemas import RunOut
 

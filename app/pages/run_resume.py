@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.deps import FormDep, RunId, SessionDep, SessionRoute, SettingsDep
+from app.domain.resume import CHECKPOINTS, resume_run
 from app.live import notify
 from app.pages.render import redirect, render, with_query
 from app.queue import enqueue
 from app.store import crud
-from app.store.resume import CHECKPOINTS, resume_run
 from app.store.run_files import own_dir
 
 router = APIRouter(route_class=SessionRoute)

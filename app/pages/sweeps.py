@@ -12,6 +12,7 @@ from starlette.datastructures import QueryParams
 from app.deps import FormDep, SessionDep, SessionRoute, SettingsDep, SweepId
 from app.domain import compare as store_compare
 from app.domain.compare import DEFAULT_METRIC
+from app.domain.search_control import trials_of
 from app.live import notify
 from app.pages.compare import MAX_POINTS
 from app.pages.figures import compare_figures, compare_lines
@@ -20,7 +21,6 @@ from app.pages.sweep_figures import SUMMARY_METRICS, sweep_figures
 from app.store import crud, edits
 from app.store.models import Run
 from app.store.schemas import SweepOut
-from app.store.search_control import trials_of
 from ssl_core.contract import metrics
 
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)

@@ -69,7 +69,7 @@ class Sweep(SQLModel, table=True):
     # A retried POST /api/sweeps with the same Idempotency-Key finds this sweep (NULLs repeat).
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     # ``grid``: every run made at once; ``random`` / ``tpe``: a search, whose trials are asked
-    # for one by one (app/store/search.py) from ``search`` (space, budget, parallel, seed).
+    # for one by one (app/domain/search.py) from ``search`` (space, budget, parallel, seed).
     method: str = Field(default="grid", max_length=20)
     search: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # A search's own state: running, paused, stopped or finished (None for a grid).
@@ -80,7 +80,7 @@ class TrialState(StrEnum):
     running = "running"  # its runs are queued or training
     complete = "complete"  # every seed succeeded: it has an objective
     failed = "failed"  # a run failed or was cancelled, or its configuration was refused
-    pruned = "pruned"  # stopped early (app/store/early_stop.py); ``reason`` says why
+    pruned = "pruned"  # stopped early (app/domain/early_stop.py); ``reason`` says why
 
 
 class Trial(SQLModel, table=True):

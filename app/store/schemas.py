@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.store.models import Run, Status, Sweep, utcnow
-from app.store.search import OBJECTIVE_LABEL
+from ssl_core.contract.summary import SEARCH_OBJECTIVE_LABEL
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -130,7 +130,7 @@ class SweepIn(BaseModel):
         default_factory=dict, examples=[{"hparams.threshold": [0.9, 0.95]}]
     )
     seeds: list[int] | None = Field(None, description="default: the base spec's seed")
-    # A search (``random`` / ``tpe``) instead of a grid: checked in app/store/search_space.py,
+    # A search (``random`` / ``tpe``) instead of a grid: checked in app/domain/search_space.py,
     # typed loosely here so each problem gets its own message naming the field.
     method: str = Field("grid", description="grid, random or tpe")
     space: dict[str, Any] | None = Field(
@@ -185,7 +185,7 @@ class SweepOut(BaseModel):
             method=sweep.method or "grid",
             state=sweep.state,
             search=sweep.search,
-            objective=OBJECTIVE_LABEL if sweep.search is not None else None,
+            objective=SEARCH_OBJECTIVE_LABEL if sweep.search is not None else None,
             trials=[
                 TrialOut(
                     number=t.number,

@@ -50,6 +50,9 @@ SUMMARY_FIELDS: dict[str, SummaryField] = {f.key: f for f in FIELDS}
 # The statistics of compare and the result tables, the headline first (its default).
 STATISTICS = (TEST_TOP1_AT_BEST_VAL, BEST_VAL_TOP1, LAST_TEST_TOP1)
 DEFAULT_STATISTIC = STATISTICS[0]
+# A search ranks its configurations by this field averaged over the seeds: validation, never test.
+SEARCH_OBJECTIVE = BEST_VAL_TOP1
+SEARCH_OBJECTIVE_LABEL = f"mean {SUMMARY_FIELDS[SEARCH_OBJECTIVE].label} over seeds"
 
 EMPTY: dict[str, Any] = {
     BEST_VAL_TOP1: None,

@@ -35,7 +35,7 @@ def test_a_cancelled_run_resumes_as_the_same_run_and_keeps_its_epochs(stack: Sta
     assert resumed["id"] == run_id and resumed["status"] == "queued"
     with pytest.raises(MatchlabError) as refused:  # queued again: nothing to resume
         lab.resume(run_id)
-    assert refused.value.status_code == 409 and "only a cancelled or failed run" in str(
+    assert refused.value.status_code == 409 and "only a cancelled, failed or pruned run" in str(
         refused.value
     )
 

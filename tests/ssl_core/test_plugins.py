@@ -62,7 +62,8 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_installed_plugin_is_listed_validated_rendered_and_trained(plugin_path, tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", CHECKS, str(tmp_path / "run")],
-        env=env_with(plugin_path), cwd=ROOT, capture_output=True, text=True, timeout=240,
+        env={**env_with(plugin_path), "MATCHLAB_HOME": str(tmp_path / "home")},
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     facts = json.loads(result.stdout.strip().splitlines()[-1])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import redis
 from sqlmodel import Session, select
 
+from app.domain.search_control import create_search
 from app.queue import QUEUE, queued_run_ids
 from app.store.models import Run, Status, Sweep, Trial
-from app.store.search_control import create_search
 from ssl_core.contract.summary import BEST_VAL_TOP1
 from tests.worker.conftest import FakeTrain
 from worker.runner import run_training

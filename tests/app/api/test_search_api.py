@@ -10,9 +10,9 @@ import pytest
 import redis
 from sqlmodel import Session, func, select
 
+from app.domain.search import advance
 from app.queue import QUEUE
 from app.store.models import Run, Status, Sweep, Trial
-from app.store.search import advance
 from ssl_core.contract.summary import BEST_VAL_TOP1
 from tests.app.conftest import set_run
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from app.store.early_stop import apply_stops, min_step
+from app.domain.early_stop import apply_stops, min_step
+from app.domain.search import advance
+from app.domain.search_control import create_search
 from app.store.models import MetricPoint, Run, Status, Trial
-from app.store.search import advance
-from app.store.search_control import create_search
 from ssl_core.contract.metrics import MASK_RATIO, VAL_TOP1
 from tests.app.conftest import set_run
 

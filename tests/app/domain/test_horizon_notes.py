@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.domain.diagnosis import Signal, group_notes, horizon_note, run_notes
 from app.main import create_app
-from app.store.diagnosis import Signal, group_notes, horizon_note, run_notes
 from ssl_core.contract.spec import RunSpec
 
 

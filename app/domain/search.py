@@ -27,17 +27,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.domain.search_space import distributions
 from app.store.crud import InvalidInput, new_run, validate_spec
 from app.store.models import TERMINAL, Run, Status, Sweep, Trial, TrialState, utcnow
-from app.store.search_space import distributions
 from ssl_core.contract.spec import set_dotted
-from ssl_core.contract.summary import BEST_VAL_TOP1, SUMMARY_FIELDS
+from ssl_core.contract.summary import SEARCH_OBJECTIVE
 
 log = logging.getLogger(__name__)
 
 # The objective: the mean over the seeds of this summary field (validation, never test).
-OBJECTIVE = BEST_VAL_TOP1
-OBJECTIVE_LABEL = f"mean {SUMMARY_FIELDS[OBJECTIVE].label} over seeds"
 STATES = ("running", "paused", "stopped", "finished")
 
 
@@ -63,7 +61,7 @@ def _settle(engine: Engine, sweep_id: int) -> None:
             else:
                 bad = [run for run in runs if run.status not in (Status.succeeded, Status.pruned)]
                 stopped = [run for run in runs if run.status == Status.pruned]
-                values = [(run.summary or {}).get(OBJECTIVE) for run in runs]
+                values = [(run.summary or {}).get(SEARCH_OBJECTIVE) for run in runs]
                 if bad:
                     first = bad[0]
                     said = (first.error or "").strip().splitlines()[:1]

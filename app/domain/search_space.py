@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.domain.early_stop import check_early_stop
 from app.store.crud import InvalidInput, validate_spec
-from app.store.early_stop import check_early_stop
 from ssl_core.contract.spec import set_dotted
 
 METHODS = ("grid", "random", "tpe")

@@ -12,11 +12,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.domain.search import advance
+from app.domain.search_space import check_search
 from app.store import edits
 from app.store.errors import Conflict, InvalidInput, NotFound
 from app.store.models import Run, Sweep, Trial
-from app.store.search import advance
-from app.store.search_space import check_search
 from app.store.text import reject_nul
 
 
