@@ -16,7 +16,8 @@ import uvicorn
 from app.client import Client, MatchlabError
 from app.main import create_app
 from app.stack.redis_server import free_port
-from matchlab.cli import main, parse_grid_values, parse_value
+from matchlab.cli import main
+from matchlab.submit import parse_grid_values, parse_value
 
 
 @pytest.fixture
