@@ -79,8 +79,8 @@ def list_runs(
     where: str | None = Query(
         None,
         max_length=2000,
-        description="filter clauses joined by ' and ': field op value, e.g. "
-        f"'{WHERE_EXAMPLE}' (docs/CONTRACTS.md)",
+        description="filter: clauses 'field op value' or 'field in (a, b)' joined by and / or, "
+        f"grouped with ( ), e.g. '{WHERE_EXAMPLE}' (docs/CONTRACTS.md)",
     ),
     tag: list[str] = Query([], max_length=100, description="runs with this tag (repeatable)"),
     columns: str | None = Query(
@@ -89,6 +89,12 @@ def list_runs(
         description="comma-separated spec fields and summary metrics: each item gains them "
         f"under `values` (e.g. {COLUMNS_EXAMPLE})",
     ),
+    sort: str | None = Query(
+        None,
+        max_length=200,
+        description="created (default), a summary metric or a spec field; runs without it last",
+    ),
+    order: Literal["asc", "desc"] = Query("desc"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> RunPage:
@@ -101,6 +107,8 @@ def list_runs(
         text=q,
         where=where,
         tags=tag,
+        sort=sort,
+        descending=order == "desc",
         limit=limit,
         offset=offset,
     )

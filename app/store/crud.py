@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from app.store.errors import Conflict, InvalidInput, NotFound, storage_problem
-from app.store.filters import Clause, matches_all, parse_where
+from app.store.filter_sql import order_sql, where_sql
+from app.store.filters import SUMMARY_FIELDS as SORTABLE_SUMMARY
+from app.store.filters import AllOf, Clause, Filter, parse_where, spec_fields
 from app.store.models import TERMINAL, MetricPoint, Run, Status, Sweep, utcnow
 from app.store.run_files import run_dir
 from app.store.text import like_pattern, reject_nul
@@ -128,13 +130,24 @@ def list_runs(
     text: str | None = None,
     where: str | None = None,
     tags: Sequence[str] = (),
+    sort: str | None = None,
+    descending: bool = True,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Run], int]:
-    """Newest first, with the total count of matching runs for paging. ``where`` is the filter
-    grammar of ``app.store.filters``; ``tags``: runs carrying every one of them."""
-    clauses = parse_where(where) + [Clause("tag", "=", tag) for tag in tags]
+    """Newest first (or by ``sort``, a spec field or summary metric: runs without it last), with
+    the exact count of matching runs for paging. ``where`` is the filter grammar of
+    ``app.store.filters``; ``tags``: runs carrying every one of them."""
+    parts: list[Filter] = [Clause("tag", "=", tag) for tag in tags]
+    tree = parse_where(where)
+    if tree is not None:
+        parts.append(tree)
+    if sort not in (None, "created", *SORTABLE_SUMMARY) and sort not in spec_fields():
+        raise InvalidInput([{"field": "sort", "message": _sort_message(sort)}])
+    dialect = session.get_bind().dialect.name
     query = select(Run)
+    if parts:
+        query = query.where(where_sql(dialect, AllOf(tuple(parts))))
     if status:
         query = query.where(col(Run.status).in_(status))
     if algorithm:
@@ -152,17 +165,20 @@ def list_runs(
                 func.lower(Run.error).like(pattern, escape="\\"),
             )
         )
-    query = query.order_by(col(Run.id).desc())
-    if clauses:
-        # Spec fields and summaries are JSON: matched here, the same way on every database.
-        found = [r for r in session.exec(query.limit(MAX_FILTERED)) if matches_all(r, clauses)]
-        return found[offset : offset + limit], len(found)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    if sort is not None and sort != "created":
+        query = query.order_by(*order_sql(dialect, sort, descending))
+    else:
+        query = query.order_by(col(Run.id).desc() if descending else col(Run.id).asc())
     rows = session.exec(query.limit(limit).offset(offset)).all()
     return list(rows), total
 
 
-MAX_FILTERED = 20_000  # newest runs a `where` filter looks through
+def _sort_message(sort: str) -> str:
+    return (
+        f"cannot sort by {sort[:80]!r}; use created, a summary metric "
+        f"({', '.join(SORTABLE_SUMMARY)}) or a spec field (e.g. lr, hparams.threshold)"
+    )
 
 
 def runs_by_ids(session: Session, ids: Iterable[int]) -> list[Run]:
