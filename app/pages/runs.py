@@ -30,7 +30,7 @@ from ssl_core.contract.validation import validation_size
 router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 PAGE_SIZE = 50
-MAX_LISTED = 2000  # the table sorts in Python, so it reads at most this many matching runs
+MAX_LISTED = 2000  # matching runs the table reads, in the database's order for summary sorts
 RUN_PAGE_POINTS = 500  # per series on a run page; live epochs are appended after these
 ACTIVE = (Status.queued, Status.running)
 STATIC_READS = CapacityLimiter(4)
@@ -55,6 +55,8 @@ SORTS: dict[str, Any] = {
 _SORT_NAMES = {summary.BEST_VAL_TOP1: "best_val", summary.TEST_TOP1_AT_BEST_VAL: "test"}
 SUMMARY_SORTS = [(_SORT_NAMES.get(f.key, f.key), f) for f in summary.FIELDS if f.listed]
 SORTS.update({name: (lambda r, key=f.key: _summary(r, key)) for name, f in SUMMARY_SORTS})
+# Sorts the database does over every matching run (so the runs read are the top ones).
+DB_SORTS = {name: f.key for name, f in SUMMARY_SORTS}
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -110,9 +112,14 @@ def runs_page(
         "limit": MAX_LISTED,
     }
     where_error, chosen = None, []
+    descending, field = order != "asc", DB_SORTS.get(sort)
     try:
         chosen = parse_columns(filters["columns"])
-        rows, total = crud.list_runs(session, **query, where=filters["where"] or None)
+        if field is None and sort in chosen and sort not in SORTS:
+            field = sort
+        rows, total = crud.list_runs(
+            session, **query, where=filters["where"] or None, sort=field, descending=descending
+        )
     except crud.InvalidInput as exc:
         where_error = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
         rows, total = [], 0
@@ -121,8 +128,8 @@ def runs_page(
         out.values = column_values(row, chosen)
     sorts = {**SORTS, **{name: _column_sort(name) for name in chosen}}
     sort = sort if sort in sorts else "created"
-    descending = order != "asc"
-    runs.sort(key=sorts[sort], reverse=descending)
+    if field is None:
+        runs.sort(key=sorts[sort], reverse=descending)
     pages = max(1, math.ceil(len(runs) / PAGE_SIZE))
     current = min(max(parse_int(page, "page", 1) if page.strip() else 1, 1), pages)
     shown = runs[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, get_origin
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from app.store.errors import InvalidInput
 from app.store.models import Run
@@ -59,6 +60,37 @@ def spec_fields() -> set[str]:
 def list_fields() -> set[str]:
     """Spec fields holding a list (``weak_augment``): compared by their comma-joined text."""
     return {n for n, f in RunSpec.model_fields.items() if get_origin(f.annotation) is list}
+
+
+def _kinds(annotation: Any) -> set[str]:
+    """What values a field holds: ``number``, ``text`` (lists: their comma-joined text), ``bool``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin is Literal:
+        return set().union(*(_kinds(type(value)) for value in get_args(annotation)))
+    if origin is Union or (origin is not None and type(annotation).__name__ == "UnionType"):
+        return set().union(*(_kinds(arg) for arg in get_args(annotation)))
+    if origin is list or annotation is str:
+        return {"text"}
+    if annotation is bool:
+        return {"bool"}
+    if annotation in (int, float):
+        return {"number"}
+    return set()
+
+
+@cache
+def field_kinds() -> dict[str, frozenset[str]]:
+    kinds: dict[str, set[str]] = {name: {"text"} for name in ("status", "name", "tag")}
+    kinds.update({name: {"number"} for name in SUMMARY_FIELDS})
+    for name, info in RunSpec.model_fields.items():
+        if name != "hparams":
+            kinds[name] = _kinds(info.annotation)
+    for model in PARAMS_BY_ALGORITHM.values():
+        for name, info in model.model_fields.items():
+            kinds.setdefault(f"hparams.{name}", set()).update(_kinds(info.annotation))
+    return {name: frozenset(found) for name, found in kinds.items()}
 
 
 @dataclass(frozen=True)
@@ -203,7 +235,7 @@ class _Parser:
         kind, text = self.peek()
         if kind == "quoted":
             self.at += 1
-            return _parse_value(kind, text)
+            return self.typed(name, _parse_value(kind, text), text[1:-1])
         words: list[str] = []
         while True:
             kind, text = self.peek()
@@ -215,7 +247,23 @@ class _Parser:
             self.fail(
                 f"{name} {op} needs a value (number, true, false, null, text); write {_VALID}"
             )
-        return _parse_value("word", " ".join(words))
+        raw = " ".join(words)
+        return self.typed(name, _parse_value("word", raw), raw)
+
+    def typed(self, name: str, value: Any, raw: str) -> Any:
+        """``value`` as the field holds it: a number or boolean typed for a text field is that
+        text (``name = 123``); text for a field without text is refused (``seed = abc``)."""
+        kinds = field_kinds().get(name, frozenset())
+        if value is None or not kinds:
+            return value
+        kind = "bool" if isinstance(value, bool) else "number" if _number(value) else "text"
+        if kind in kinds:
+            return value
+        if "text" in kinds:
+            return raw
+        wanted = " or ".join(sorted(k if k != "bool" else "true/false" for k in kinds))
+        self.fail(f"{name} needs a {wanted} (what it holds), not {raw[:80]!r}")
+        return value
 
     def in_list(self, name: str, negated: bool) -> Clause:
         if not self.punct("("):

@@ -98,6 +98,13 @@ def grid(client, engine) -> None:
         ("hparams.threshold = 0.9", ["t90"]),
         ("status = queued", ["mm"]),
         ("weak_augment = crop", ["mm", "t80", "t90", "t95"]),  # digits: crop only
+        ("hparams.threshold == 0.8", ["t80"]),  # == reads as =
+        ("hparams.threshold != 0.8", ["t90", "t95"]),  # mm has no threshold: no match
+        ("test_top1_at_best_val > 92 or algorithm = mixmatch", ["mm", "t95"]),
+        ("algorithm in (mixmatch, flexmatch)", ["mm"]),
+        ("(name ~ t9 or name = MM) and hparams.threshold > 0.9", ["t95"]),
+        ("test_top1_at_best_val = null", ["mm"]),
+        ("name = 't80' or name in ('t95')", ["t80", "t95"]),
     ],
 )
 def test_where_filters_on_spec_fields_and_summary_metrics(client, grid, where, expected):
@@ -114,6 +121,16 @@ def test_where_filters_on_spec_fields_and_summary_metrics(client, grid, where, e
         ("lr > big", "needs a number"),
         ("tag ~", "field op value"),
         ("tag > x", "needs a number"),
+        ("hparams.threshold = = 0.8", "needs a value"),
+        ("(seed = 1 or seed = 2", "missing ')'"),
+        ("seed = 1 or", "expected a field"),
+        ("seed in 1", "needs a list in parentheses"),
+        ("best_val_top1 > 50 or nope = 1", "unknown field 'nope'"),
+        ("seed not = 1", "needs an op"),
+        ("name ~ null", "name = null"),
+        ("seed = 1; drop table runs", "seed needs a number"),
+        ("seed = '1'", "seed needs a number"),
+        ("nesterov = yes", "needs a true/false"),
     ],
 )
 def test_a_bad_filter_names_the_clause(client, where, words):
@@ -121,6 +138,13 @@ def test_a_bad_filter_names_the_clause(client, where, words):
     assert response.status_code == 422
     detail = response.json()["detail"][0]
     assert detail["field"] == "where" and words in detail["message"]
+
+
+def test_runs_sort_by_a_summary_metric_in_the_api(client, grid):
+    response = client.get("/api/runs", params={"sort": "test_top1_at_best_val", "order": "asc"})
+    assert [r["name"] for r in response.json()["items"]] == ["t80", "t90", "t95", "mm"]
+    refused = client.get("/api/runs", params={"sort": "nope"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "sort"
 
 
 def test_the_runs_page_filters_tags_and_acts_on_ticked_runs(settings, engine, grid):
