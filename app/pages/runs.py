@@ -150,6 +150,7 @@ def runs_page(
         runs=shown,
         total=total,
         truncated=total > MAX_LISTED,
+        db_sorted=field is not None,
         max_listed=MAX_LISTED,
         link=link,
         filters=filters,
