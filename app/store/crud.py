@@ -165,13 +165,19 @@ def list_runs(
                 func.lower(Run.error).like(pattern, escape="\\"),
             )
         )
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    if sort is not None and sort != "created":
-        query = query.order_by(*order_sql(dialect, sort, descending))
-    else:
+    counted = select(func.count()).select_from(query.subquery())
+    if sort is None or sort == "created":
+        # Newest first: the page stops at its last match; the count is a query of its own.
         query = query.order_by(col(Run.id).desc() if descending else col(Run.id).asc())
-    rows = session.exec(query.limit(limit).offset(offset)).all()
-    return list(rows), total
+        return list(session.exec(query.limit(limit).offset(offset)).all()), session.exec(
+            counted
+        ).one()
+    query = query.order_by(*order_sql(dialect, sort, descending))
+    # Sorted by a field, every match is read anyway: one pass counts them and picks the page.
+    rows = session.execute(query.add_columns(func.count().over()).limit(limit).offset(offset)).all()
+    if rows:
+        return [run for run, _ in rows], rows[0][1]
+    return [], session.exec(counted).one() if offset else 0
 
 
 def _sort_message(sort: str) -> str:
