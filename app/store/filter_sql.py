@@ -127,6 +127,9 @@ def _tags(dialect: str, match: Any) -> ColumnElement[Any]:
 def _tag_clause(dialect: str, op: str, value: Any) -> ColumnElement[Any]:
     if op == "~":
         return _tags(dialect, lambda t: func.lower(t).like(like_pattern(str(value)), escape="\\"))
+    if value is None and op in ("=", "!="):  # tag = null: runs without any tag
+        tagged = _tags(dialect, lambda t: t.is_not(None))
+        return not_(tagged) if op == "=" else tagged
     values = value if op in ("in", "not in") else (value,)
     has = _tags(dialect, lambda t: t.in_([str(v) for v in values if v is not None]))
     return not_(has) if op in ("!=", "not in") else has

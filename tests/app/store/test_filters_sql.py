@@ -156,6 +156,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
     ("status = SUCCEEDED", lambda r: r["status"] == "succeeded"),
     ("name ~ run 123", lambda r: "run 123" in r["name"]),
     ("tag != old", lambda r: "old" not in (r["tags"] or [])),
+    ("tag = null", lambda r: not r["tags"]),
+    ("tag != null and tag not in (old)", lambda r: bool(r["tags"]) and "old" not in r["tags"]),
     ("tag ~ kee or tag in (old)", lambda r: bool(r["tags"])),
 ]  # fmt: skip
 
