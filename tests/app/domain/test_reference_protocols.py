@@ -84,7 +84,11 @@ def test_the_compare_page_says_different_protocol(settings, client, engine):
     from app.main import create_app
 
     short = _finished(client, engine, dataset="svhn")
+    paper = _finished(client, engine, dataset="svhn_extra", **PAPER_LENGTH)
     with TestClient(create_app(settings)) as pages:
         html = pages.get(f"/compare?runs={short}").text
+        like = pages.get(f"/compare?runs={paper}&metric={summary.BEST_TEST_TOP1}")
     assert "different protocol" in html and "600 steps vs 1,048,576" in html
     assert "svhn_extra, WRN-28-2, 1,048,576 steps, best test over checkpoints" in html
+    assert like.status_code == 200 and '<span class="match">match</span>' in like.text
+    assert "best test top-1 (papers&#39; protocol)" in like.text  # the statistic, labelled
