@@ -98,5 +98,7 @@ def published_references(
     num_labels: int | None = Query(None, ge=1, le=10_000_000),
     algorithm: str | None = Query(None, description="e.g. fixmatch"),
 ) -> list[dict[str, Any]]:
-    """What the papers report (error and top-1 in %, with the source) for a setting."""
+    """What the papers report (error and top-1 in %, with the source) for a setting, each with
+    its protocol: the matchlab dataset of its data (``variant``: ``svhn_extra`` for SVHN), net,
+    steps, selection rule, ``caveat`` and the fields not verified against the source."""
     return [ref.as_dict() for ref in references.find(dataset, num_labels, algorithm)]

@@ -83,7 +83,7 @@ def compare(
         out_groups.append(
             {
                 "name": name, "value": value, "runs": [r.id for r in group_members],
-                "series": series, "references": group_references(group_members),
+                "series": series, "references": group_references(group_members, metric),
                 "notes": group_notes(
                     [(signals.get(r.id, Signal()), r.spec or {}) for r in group_members]
                 ),
@@ -149,14 +149,33 @@ def _last_epoch_keys(run: Run) -> list[str]:
     return last_epoch_keys(diagnostics, classes)
 
 
-def group_references(runs: list[Run]) -> list[dict[str, Any]]:
+def group_references(runs: list[Run], metric: str = DEFAULT_METRIC) -> list[dict[str, Any]]:
     """The published results for the group's setting, when all its runs share algorithm,
-    dataset and label count (``ssl_core.contract.references``)."""
-    settings = {(r.algorithm, r.dataset, r.spec.get("num_labels")) for r in runs}
+    dataset (family: ``svhn`` and ``svhn_extra`` share SVHN's) and label count
+    (``ssl_core.contract.references``). Each is a ``match`` only when every run's protocol is
+    the reference's too — dataset variant, net, total steps equal, and the statistic ``metric``
+    reported by the reference's selection rule — else ``differences`` lists what is not."""
+    settings = {(r.algorithm, references.family(r.dataset), r.spec.get("num_labels")) for r in runs}
     if len(settings) != 1:
         return []
     algorithm, dataset, labels = settings.pop()
-    return [ref.as_dict() for ref in references.find(dataset, labels, algorithm)]
+    selection = summary.SELECTION.get(metric, metric)
+    protocols = {(r.dataset, r.spec.get("net"), _total_steps(r.spec)) for r in runs}
+    out = []
+    for ref in references.find(dataset, labels, algorithm):
+        found = [
+            diff
+            for run_dataset, net, steps in sorted(protocols, key=str)
+            for diff in references.differences(ref, run_dataset, net, steps, selection)
+        ]
+        diffs = list(dict.fromkeys(found))
+        out.append({**ref.as_dict(), "match": not diffs, "differences": diffs})
+    return out
+
+
+def _total_steps(spec: dict[str, Any]) -> int | None:
+    epochs, iters = spec.get("epochs"), spec.get("iters_per_epoch")
+    return epochs * iters if isinstance(epochs, int) and isinstance(iters, int) else None
 
 
 def attach_stats(data: dict[str, Any], metric: str, baseline: str | None) -> None:

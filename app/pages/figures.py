@@ -298,12 +298,18 @@ def results_figure(compare: dict[str, Any], band: str) -> dict[str, Any]:
             "hovertemplate": f"mean %{{y:.2f}} (n={s['n']})<extra></extra>",
         })  # fmt: skip
         for ref in group.get("references", []):
-            # What the paper reports for this setting: a dashed mark beside the group's dots.
+            # What the paper reports for this setting: a dashed mark beside the group's dots
+            # when like for like, a faint dotted one (its differences on hover) when not.
+            match = ref.get("match", False)
+            note = "match" if match else "different protocol: " + "; ".join(ref["differences"])
             data.append({
                 "type": "scatter", "mode": "lines", "showlegend": False,
                 "x": [index - 0.3, index + 0.3], "y": [ref["top1"], ref["top1"]],
-                "line": {"color": color, "dash": "dash", "width": 1.5},
-                "hovertemplate": f"published {ref['top1']:.2f}: {ref['source']}<extra></extra>",
+                "line": {"color": color, "dash": "dash" if match else "dot",
+                         "width": 1.5 if match else 1},
+                "opacity": 1.0 if match else 0.5,
+                "hovertemplate": f"published {ref['top1']:.2f}: {ref['source']} ({note})"
+                                 "<extra></extra>",
             })  # fmt: skip
     label = metric.replace("_", " ")
     fig_layout = layout(label, "", f"{label} (%)")

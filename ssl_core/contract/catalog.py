@@ -203,6 +203,13 @@ _BUILTIN_DATASETS = (
         (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), "ssl_core.data.datasets:load_svhn",
         flip=False,
     ),
+    # SVHN with its 531,131 "extra" images joined to the 73,257 of train before the split, as
+    # TorchSSL and USB train (their SVHN numbers are this variant's); needs extra_32x32.mat.
+    DatasetEntry(
+        "svhn_extra", "SVHN + extra", 10, 3, 32, 604388, "wrn_28_2", 500,
+        (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970),
+        "ssl_core.data.datasets:load_svhn_extra", flip=False,
+    ),
     # STL-10: 5,000 labeled train images (its 100,000 unlabeled images join the unlabeled split).
     DatasetEntry(
         "stl10", "STL-10", 10, 3, 96, 5000, "wrn_28_2", 50,

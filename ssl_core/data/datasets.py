@@ -169,6 +169,21 @@ def load_svhn(data_dir: Path) -> RawDataset:
     )
 
 
+def load_svhn_extra(data_dir: Path) -> RawDataset:
+    """SVHN's train and "extra" splits as one training set (604,388 images), the test split as
+    test; the files are read from ``<data_dir>/svhn/`` like ``svhn``'s."""
+    from torchvision.datasets import SVHN
+
+    base = load_svhn(data_dir)
+    extra = _torchvision("svhn", data_dir, lambda root: SVHN(root, split="extra"))
+    return RawDataset(
+        torch.cat([base.train_x, torch.from_numpy(extra.data)]).contiguous(),
+        torch.cat([base.train_y, _labels(extra.labels)]),
+        base.test_x,
+        base.test_y,
+    )
+
+
 def load_stl10(data_dir: Path) -> RawDataset:
     from torchvision.datasets import STL10
 

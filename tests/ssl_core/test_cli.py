@@ -24,6 +24,7 @@ def test_train_writes_files_and_prints_json(tmp_path):
         "best_val_top1",
         "test_top1_at_best_val",
         "last_test_top1",
+        "best_test_top1",
         "epochs",
         "seconds",
     }

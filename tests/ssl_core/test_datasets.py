@@ -114,3 +114,40 @@ def test_class_names_name_every_class_or_none():
     assert catalog.dataset("fashion_mnist").class_names[6] == "shirt"
     with pytest.raises(ValueError, match="class_names names 2 classes; it has 10"):
         replace(catalog.dataset("cifar10"), class_names=("a", "b"))
+
+
+def _write_svhn(folder, split, n, first_label):
+    """A tiny ``<split>_32x32.mat`` as SVHN ships it: X (32, 32, 3, N) uint8, y (N, 1), 10 = 0."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 256, (32, 32, 3, n)).astype(np.uint8)
+    y = ((np.arange(n) + first_label) % 10).reshape(n, 1)
+    y[y == 0] = 10
+    savemat(folder / f"{split}_32x32.mat", {"X": x, "y": y.astype(np.uint8)})
+    return x
+
+
+def test_svhn_extra_joins_the_extra_split_to_train(tmp_path, monkeypatch):
+    folder = tmp_path / "svhn"
+    folder.mkdir()
+    train = _write_svhn(folder, "train", 20, 0)
+    extra = _write_svhn(folder, "extra", 30, 5)
+    _write_svhn(folder, "test", 10, 0)
+    import torchvision.datasets.svhn as svhn
+
+    # torchvision checks md5 sums of the real files; the tiny files skip only that check
+    monkeypatch.setattr(svhn, "check_integrity", lambda path, md5=None: True)
+    plain = load_dataset("svhn", tmp_path)
+    raw = load_dataset("svhn_extra", tmp_path)
+    assert plain.train_x.shape == (20, 3, 32, 32)
+    assert raw.train_x.shape == (50, 3, 32, 32) and raw.train_x.dtype == torch.uint8
+    # (H, W, C, N) on disk → (N, C, H, W); the extra images follow train's, label 10 read as 0
+    assert torch.equal(raw.train_x[20], torch.from_numpy(extra[..., 0].transpose(2, 0, 1)))
+    assert torch.equal(raw.train_x[0], torch.from_numpy(train[..., 0].transpose(2, 0, 1)))
+    assert raw.train_y[:20].tolist() == [i % 10 for i in range(20)]
+    assert raw.train_y[20:].tolist() == [(i + 5) % 10 for i in range(30)]
+    assert raw.test_x.shape == (10, 3, 32, 32)
+    (folder / "extra_32x32.mat").unlink()
+    with pytest.raises(DatasetMissing, match=str(folder)):
+        load_dataset("svhn_extra", tmp_path)
