@@ -23,19 +23,19 @@ run: setup
 	$(VENV)/bin/matchlab up --demo
 
 test: setup system-deps
-	$(VENV)/bin/ruff check app worker ssl_core tests bench
+	$(VENV)/bin/ruff check app worker ssl_core matchlab tests bench
 	$(PY) -m pytest -q -ra
 
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not browser and not e2e"
 
 lint: setup
-	$(VENV)/bin/ruff check app worker ssl_core tests bench
-	$(VENV)/bin/ruff format --check app worker ssl_core tests bench
+	$(VENV)/bin/ruff check app worker ssl_core matchlab tests bench
+	$(VENV)/bin/ruff format --check app worker ssl_core matchlab tests bench
 
 format: setup
-	$(VENV)/bin/ruff check --fix app worker ssl_core tests bench
-	$(VENV)/bin/ruff format app worker ssl_core tests bench
+	$(VENV)/bin/ruff check --fix app worker ssl_core matchlab tests bench
+	$(VENV)/bin/ruff format app worker ssl_core matchlab tests bench
 
 bench: setup
 	$(PY) bench/train_speed.py
