@@ -10,7 +10,14 @@ import sys
 
 from app.client import Client
 from matchlab.cli import main
-from ssl_core.contract.summary import FIELDS
+from ssl_core.contract.summary import (
+    BEST_EPOCH,
+    BEST_TEST_TOP1,
+    BEST_VAL_TOP1,
+    FIELDS,
+    LAST_TEST_TOP1,
+    TEST_TOP1_AT_BEST_VAL,
+)
 from tests.app.conftest import add_points, set_run
 from tests.app.stack.test_cli import server_url  # noqa: F401 (the fixture)
 
@@ -54,7 +61,9 @@ def _finished(engine, lab: Client, **spec) -> int:
     run_id = lab.submit({"algorithm": "fixmatch", "epochs": 3, **spec})["id"]
     add_points(engine, run_id, "val/top1", [50.0, 70.0, 60.0])
     add_points(engine, run_id, "test/top1", [51.0, 71.5, 61.0])
-    summary = {f.key: v for f, v in zip(FIELDS, [70.0, 71.5, 61.0, 2], strict=True)}
+    summary = {BEST_VAL_TOP1: 70.0, TEST_TOP1_AT_BEST_VAL: 71.5, LAST_TEST_TOP1: 61.0,
+               BEST_TEST_TOP1: 71.5, BEST_EPOCH: 2}  # fmt: skip
+    assert set(summary) == {f.key for f in FIELDS}
     set_run(engine, run_id, status="succeeded", epoch=3, step=90, summary=summary)
     return run_id
 
