@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from app.store.models import TERMINAL, Run, Status, utcnow
 from app.store.run_files import read_identity, run_dir, write_identity
 from ssl_core.contract.spec_errors import error_messages
 from worker.recovery import settle_cancelled_queued
-from worker.search_step import advance_search
+from worker.search_step import advance_search, stop_early
 from worker.sink import RunSink
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,11 @@ def run_training(
         )
         return None
     notify.publish_status(settings.redis_url, run)
-    sink = RunSink(run_id, engine, settings.redis_url, settings.heartbeat_seconds, stop_event)
+    # A search's early stops are checked after every stored epoch of its runs.
+    after_epoch = partial(stop_early, settings, run.sweep_id) if run.sweep_id else None
+    sink = RunSink(
+        run_id, engine, settings.redis_url, settings.heartbeat_seconds, stop_event, after_epoch
+    )
     sink.start()
     try:
         train = train or _ssl_core_train()

@@ -40,6 +40,15 @@ def advance_search(settings: Settings, sweep_id: int | None) -> list[int]:
         return []
 
 
+def stop_early(settings: Settings, sweep_id: int) -> None:
+    """Apply the search's early stops after one of its runs stored an epoch: the decision then
+    follows the epochs themselves, not the watchdog's clock. Never raises (the watchdog retries)."""
+    try:
+        apply_stops(get_engine(settings), sweep_id)
+    except Exception:
+        log.exception("search %s: could not check its early stops; the watchdog will", sweep_id)
+
+
 def advance_searches(settings: Settings) -> list[int]:
     """Every running or paused search advanced (the watchdog's periodic check): a paused one
     still records its trials and stops its weak or collapsed runs."""

@@ -13,6 +13,7 @@ import math
 import socket
 import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -80,8 +81,10 @@ class RunSink(Callback):
         redis_url: str,
         heartbeat_seconds: float = 3.0,
         stop_event: threading.Event | None = None,
+        after_epoch: Callable[[], None] | None = None,
     ) -> None:
         self.run_id = run_id
+        self.after_epoch = after_epoch  # e.g. a search's early stops: they may set the cancel flag
         self.engine = engine
         self.redis_url = redis_url
         self.heartbeat_seconds = heartbeat_seconds
@@ -202,6 +205,11 @@ class RunSink(Callback):
                 conn.exec_driver_sql(sql, rows)
         self.summary = dict(summary)
         self._epoch, self._step, self._written_step = epoch, step, step
+        if self.after_epoch is not None and not self.cancelled:
+            self.after_epoch()
+            with self.engine.connect() as conn:
+                flag = conn.execute(select(Run.cancel_requested).where(Run.id == self.run_id))
+                self.cancelled = bool(flag.scalar())
         # The summary rides along, so a run page's panel is current with its charts.
         data = {"epoch": epoch, "step": step, "wall_time": wall_time, "metrics": metrics,
                 "summary": self.summary}  # fmt: skip
